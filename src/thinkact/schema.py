@@ -18,16 +18,19 @@ class DataError(ValueError):
     """Bad input, located precisely: which file, which line (or record), which field."""
 
     def __init__(self, message: str, *, file: str | Path | None = None, line: int | None = None,
-                 field: str | None = None):
+                 field: str | None = None, record: int | None = None):
         self.file = str(file) if file is not None else None
         self.line = line
         self.field = field
+        self.record = record  # index in a JSON list file, where there are no lines to name
         self.reason = message
         where = []
         if self.file:
             where.append(self.file)
         if line is not None:
             where.append(f"line {line}")
+        if record is not None:
+            where.append(f"record {record}")
         if field:
             where.append(f"field '{field}'")
         super().__init__(f"{', '.join(where)}: {message}" if where else message)
