@@ -1,0 +1,272 @@
+"""Generation back-ends: turn samples in, raw action text in our grammar out.
+
+Every back-end has the same method, `generate(samples, advance=None) -> list[str]`, returning one
+output per sample in the samples' order (`advance(n)` is called as outputs complete, for a
+progress bar). Outputs are what the model wrote after the prompt, eos stripped, grammar tags
+kept, so `grammar.parse` and the rewards read them exactly as they read training targets.
+
+- `HFGenerator`: transformers, batched greedy decoding with a KV cache. Prompts are sorted by
+  length so each batch pads little; left padding keeps every row's last prompt token at the end,
+  and `generate` derives position ids from the attention mask, so a padded row decodes exactly
+  as it would alone.
+- `VLLMGenerator`: vLLM when installed (GPU machines).
+- `OpenAIGenerator`: any OpenAI-compatible chat completions endpoint, called with `tools`; the
+  returned message (content or tool_calls, plus reasoning if the server sends it) is rendered
+  back into our grammar so it is scored the same way.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Callable
+
+from thinkact.chat import build_prompt, chat_tools
+from thinkact.grammar import CALL_CLOSE, CALL_OPEN, THINK_CLOSE, THINK_OPEN, render_call
+from thinkact.schema import Message, ToolCall, TurnSample
+
+Advance = Callable[[int], None] | None
+
+
+def load_model(path: str | Path, tokenizer: Any = None) -> tuple[Any, Any]:
+    """A model folder (or hub id) as an fp32 causal LM in eval mode, plus its tokenizer."""
+    try:  # the training code's loader knows about adapters and presets
+        from thinkact.train.models import load_model_and_tokenizer
+    except ImportError:
+        load_model_and_tokenizer = None
+    if load_model_and_tokenizer is not None:
+        model, tok = load_model_and_tokenizer(str(path))
+    else:
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+        model = AutoModelForCausalLM.from_pretrained(str(path), dtype=torch.float32)
+        tok = AutoTokenizer.from_pretrained(str(path))
+    model.eval()
+    return model, tokenizer if tokenizer is not None else tok
+
+
+def stop_token_ids(tokenizer: Any, model: Any = None) -> list[int]:
+    """Token ids that end a turn: the tokenizer's eos (`<|im_end|>`) plus the model's own."""
+    ids = [tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else []
+    extra = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+    for i in ([extra] if isinstance(extra, int) else list(extra or [])):
+        if i not in ids:
+            ids.append(i)
+    if not ids:
+        raise ValueError("the tokenizer has no eos token: generation would never stop")
+    return ids
+
+
+def decode_completion(tokenizer: Any, ids: list[int], stops: list[int]) -> str:
+    """Text of generated ids up to the first stop token, special and grammar tags kept."""
+    for i, t in enumerate(ids):
+        if t in stops:
+            ids = ids[:i]
+            break
+    return tokenizer.decode(ids, skip_special_tokens=False, clean_up_tokenization_spaces=False)
+
+
+class HFGenerator:
+    """Batched greedy decoding with transformers."""
+
+    def __init__(self, model: Any, tokenizer: Any, *, batch_size: int = 16,
+                 max_new_tokens: int = 256):
+        if batch_size < 1 or max_new_tokens < 1:
+            raise ValueError("batch_size and max_new_tokens must be at least 1")
+        self.model, self.tokenizer = model, tokenizer
+        self.batch_size, self.max_new_tokens = batch_size, max_new_tokens
+        self.stops = stop_token_ids(tokenizer, model)
+        pad = tokenizer.pad_token_id
+        self.pad_id = pad if pad is not None else self.stops[0]
+
+    def generate(self, samples: list[TurnSample], advance: Advance = None) -> list[str]:
+        prompts = [build_prompt(self.tokenizer, s) for s in samples]
+        return self.generate_prompts(prompts, advance)
+
+    def generate_prompts(self, prompts: list[str], advance: Advance = None) -> list[str]:
+        import torch
+
+        encoded = [self.tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
+        # Longest first: batches hold similar lengths, and running out of memory shows at once.
+        order = sorted(range(len(encoded)), key=lambda i: -len(encoded[i]))
+        outputs: list[str] = [""] * len(encoded)
+        device = next(self.model.parameters()).device
+        for start in range(0, len(order), self.batch_size):
+            idx = order[start:start + self.batch_size]
+            width = max(len(encoded[i]) for i in idx)
+            ids = torch.full((len(idx), width), self.pad_id, dtype=torch.long)
+            mask = torch.zeros((len(idx), width), dtype=torch.long)
+            for row, i in enumerate(idx):
+                n = len(encoded[i])
+                ids[row, width - n:] = torch.tensor(encoded[i], dtype=torch.long)
+                mask[row, width - n:] = 1
+            with torch.inference_mode():
+                out = self.model.generate(
+                    input_ids=ids.to(device), attention_mask=mask.to(device), do_sample=False,
+                    max_new_tokens=self.max_new_tokens, eos_token_id=self.stops,
+                    pad_token_id=self.pad_id, use_cache=True, temperature=None, top_p=None,
+                    top_k=None)
+            for row, i in enumerate(idx):
+                outputs[i] = decode_completion(self.tokenizer, out[row, width:].tolist(), self.stops)
+            if advance:
+                advance(len(idx))
+        return outputs
+
+
+class VLLMGenerator:
+    """Greedy decoding with vLLM (imported only when this back-end is chosen)."""
+
+    def __init__(self, model_path: str | Path, *, tokenizer: Any = None, max_new_tokens: int = 256):
+        try:
+            from vllm import LLM, SamplingParams
+        except ImportError:
+            raise RuntimeError("the vllm back-end needs vLLM installed (pip install vllm, on a "
+                               "GPU machine); use --backend hf otherwise") from None
+        self.llm = LLM(model=str(model_path), tokenizer=str(model_path))
+        self.tokenizer = tokenizer if tokenizer is not None else self.llm.get_tokenizer()
+        self.stops = stop_token_ids(self.tokenizer)
+        self.params = SamplingParams(temperature=0.0, max_tokens=max_new_tokens,
+                                     stop_token_ids=self.stops, skip_special_tokens=False,
+                                     spaces_between_special_tokens=False)
+
+    def generate(self, samples: list[TurnSample], advance: Advance = None) -> list[str]:
+        prompts = [build_prompt(self.tokenizer, s) for s in samples]
+        results = self.llm.generate(prompts, self.params, use_tqdm=False)
+        if advance:
+            advance(len(samples))
+        return [r.outputs[0].text for r in results]
+
+
+# --------------------------------------------------------------------------- OpenAI endpoint
+
+def openai_messages(sample: TurnSample) -> list[dict[str, Any]]:
+    """The context in OpenAI's wire format: call arguments as JSON strings, call ids, and each
+    tool message answering the oldest unanswered call."""
+    out: list[dict[str, Any]] = [{"role": "system", "content": sample.system}] if sample.system else []
+    pending: list[str] = []
+    n = 0
+    for m in sample.context:
+        if m.role == "assistant" and m.tool_calls:
+            calls = []
+            for c in m.tool_calls:
+                n += 1
+                calls.append({"id": f"call_{n}", "type": "function",
+                              "function": {"name": c.name,
+                                           "arguments": json.dumps(c.arguments, ensure_ascii=False)}})
+            pending.extend(c["id"] for c in calls)
+            out.append({"role": "assistant", "content": None, "tool_calls": calls})
+        elif m.role == "tool":
+            if pending:
+                out.append({"role": "tool", "tool_call_id": pending.pop(0), "content": m.content})
+            else:  # a tool result with no call before it: show it as user text
+                out.append({"role": "user", "content": m.content})
+        else:
+            out.append({"role": m.role, "content": m.content})
+    return out
+
+
+def message_to_grammar(message: dict[str, Any]) -> str:
+    """An OpenAI chat completion message rendered in our grammar. Whatever is malformed
+    (arguments that are not a JSON object, text beside calls) is kept, so the parser flags it."""
+    reasoning = message.get("reasoning_content") or message.get("reasoning")
+    head = f"{THINK_OPEN}\n{reasoning.strip()}\n{THINK_CLOSE}\n\n" if isinstance(reasoning, str) else ""
+    content = message.get("content") or ""
+    if isinstance(content, list):  # content parts
+        content = "".join(p.get("text", "") for p in content if isinstance(p, dict))
+    blocks = []
+    for tc in message.get("tool_calls") or []:
+        fn = tc.get("function") or {}
+        name, raw = fn.get("name", ""), fn.get("arguments", "{}")
+        try:
+            args = json.loads(raw) if isinstance(raw, str) else raw
+        except json.JSONDecodeError:
+            args = None
+        if isinstance(args, dict) and isinstance(name, str):
+            blocks.append(render_call(ToolCall(name=name, arguments=args)))
+        else:
+            blocks.append(f'{CALL_OPEN}\n{{"name": {json.dumps(name)}, "arguments": {raw}}}\n{CALL_CLOSE}')
+    parts = [p for p in (content.strip(), "\n".join(blocks)) if p]
+    return head + "\n".join(parts)
+
+
+class OpenAIGenerator:
+    """Chat completions with `tools` from an OpenAI-compatible server (vLLM serve, TGI, ...),
+    several requests in flight at once."""
+
+    def __init__(self, endpoint: str, model: str, *, max_new_tokens: int = 256,
+                 concurrency: int = 8, timeout: float = 300.0, api_key: str | None = None):
+        self.url = endpoint.rstrip("/")
+        if not self.url.endswith("/chat/completions"):
+            self.url += "/chat/completions"
+        self.model, self.max_new_tokens = model, max_new_tokens
+        self.concurrency, self.timeout, self.api_key = concurrency, timeout, api_key
+
+    def request(self, sample: TurnSample) -> dict[str, Any]:
+        body: dict[str, Any] = {"model": self.model, "messages": openai_messages(sample),
+                                "temperature": 0, "max_tokens": self.max_new_tokens}
+        if sample.tools:
+            body["tools"] = chat_tools(sample.tools)
+        return body
+
+    def complete(self, sample: TurnSample) -> str:
+        headers = {"Content-Type": "application/json"}
+        if self.api_key:
+            headers["Authorization"] = f"Bearer {self.api_key}"
+        req = urllib.request.Request(self.url, data=json.dumps(self.request(sample)).encode(),
+                                     headers=headers, method="POST")
+        try:
+            with urllib.request.urlopen(req, timeout=self.timeout) as resp:
+                reply = json.loads(resp.read().decode("utf-8"))
+        except urllib.error.HTTPError as exc:
+            detail = exc.read().decode("utf-8", "replace")[:500]
+            raise RuntimeError(f"{self.url} answered HTTP {exc.code} for sample "
+                               f"'{sample.id}': {detail}") from None
+        except urllib.error.URLError as exc:
+            raise RuntimeError(f"cannot reach {self.url}: {exc.reason}") from None
+        try:
+            message = reply["choices"][0]["message"]
+        except (KeyError, IndexError, TypeError):
+            raise RuntimeError(f"{self.url} sent no choices[0].message for sample "
+                               f"'{sample.id}': {str(reply)[:300]}") from None
+        return message_to_grammar(message)
+
+    def generate(self, samples: list[TurnSample], advance: Advance = None) -> list[str]:
+        def one(s: TurnSample) -> str:
+            text = self.complete(s)
+            if advance:
+                advance(1)
+            return text
+        with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
+            return list(pool.map(one, samples))
+
+
+def make_generator(backend: str, model: Any, *, tokenizer: Any = None, endpoint: str | None = None,
+                   batch_size: int = 16, max_new_tokens: int = 256):
+    """The back-end by name. `model` is a folder (hf, vllm), a loaded model (hf) or the model
+    name the endpoint serves (openai)."""
+    if backend == "openai":
+        if not endpoint:
+            raise ValueError("the openai back-end needs an endpoint URL (--endpoint)")
+        return OpenAIGenerator(endpoint, str(model), max_new_tokens=max_new_tokens,
+                               concurrency=batch_size)
+    if backend == "vllm":
+        return VLLMGenerator(model, tokenizer=tokenizer, max_new_tokens=max_new_tokens)
+    if backend != "hf":
+        raise ValueError(f"unknown back-end '{backend}' (hf, vllm or openai)")
+    if isinstance(model, (str, Path)):
+        model, tokenizer = load_model(model, tokenizer)
+    elif tokenizer is None:
+        raise ValueError("a loaded model needs its tokenizer")
+    return HFGenerator(model, tokenizer, batch_size=batch_size, max_new_tokens=max_new_tokens)
+
+
+def context_sample(sample_id: str, system: str, tools: list[dict[str, Any]],
+                   context: list[Message]) -> TurnSample:
+    """A turn sample with no reference action, for generating from a live context."""
+    from thinkact.schema import Target
+    return TurnSample(id=sample_id, conversation_id=sample_id, turn_index=0, system=system,
+                      tools=tools, context=context,
+                      target=Target(kind="reply", content=""))
