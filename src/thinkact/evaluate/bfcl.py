@@ -1,0 +1,233 @@
+"""BFCL: run a model on, or score predictions for, the single-turn categories `bfcl-eval` ships,
+with BFCL's own checker.
+
+A prediction is raw text in our grammar. Its calls become BFCL's form, a list of
+`{name: {arg: value}}`, and BFCL's AST checker
+(`bfcl_eval.eval_checker.ast_eval.ast_checker.ast_checker`) judges them against the possible
+answers. For irrelevance categories a prediction is correct when it makes no call, judged with
+BFCL's own `is_empty_output`. Like BFCL's decoder, which fails on malformed syntax, a malformed
+output (any grammar problem) decodes to no call at all. Model text is only ever parsed as JSON,
+never run.
+
+BFCL's checker imports `bfcl_eval.constants.model_config`, which imports every API client
+BFCL supports; a lean install (`pip install --no-deps bfcl-eval`) lacks them. The checker only
+reads `MODEL_CONFIG_MAPPING[model].underscore_to_dot`, so a stand-in module whose mapping
+answers `underscore_to_dot=False` for any model is registered while the checker is imported.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import types
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Callable
+
+from thinkact import grammar
+from thinkact.data.bfcl import BFCL_CATEGORIES, BfclEntry, bfcl_entry_to_conversation, load_bfcl_category
+from thinkact.data.turns import conversation_to_turns
+from thinkact.schema import DataError, iter_jsonl_dicts
+
+DEFAULT_CATEGORIES = ("simple_python", "multiple", "parallel", "parallel_multiple", "irrelevance",
+                      "live_simple", "live_multiple", "live_irrelevance")
+MODEL_NAME = "thinkact"  # the name the checker is given; it looks up underscore_to_dot with it
+
+
+@dataclass(frozen=True)
+class _NoDotRewrite:
+    underscore_to_dot: bool = False
+
+
+class _AnyModel(dict):
+    """MODEL_CONFIG_MAPPING stand-in: every model keeps dots in function names."""
+
+    def __missing__(self, key: str) -> _NoDotRewrite:
+        return _NoDotRewrite()
+
+
+@dataclass(frozen=True)
+class BfclChecker:
+    ast_checker: Callable[..., dict[str, Any]]
+    is_empty_output: Callable[[Any], bool]
+    is_function_calling_format_output: Callable[[Any], bool]
+    language: Any  # bfcl_eval.constants.enums.Language.PYTHON
+    model_name: str
+
+
+@lru_cache(maxsize=1)
+def bfcl_checker() -> BfclChecker:
+    """BFCL's checker functions, imported without its API clients."""
+    key = "bfcl_eval.constants.model_config"
+    ours = key not in sys.modules
+    if ours:
+        stand_in = types.ModuleType(key)
+        stand_in.MODEL_CONFIG_MAPPING = _AnyModel()
+        sys.modules[key] = stand_in
+    try:
+        from bfcl_eval.constants.enums import Language
+        from bfcl_eval.eval_checker.ast_eval import ast_checker as module
+        from bfcl_eval.utils import is_empty_output, is_function_calling_format_output
+    except ImportError as exc:
+        raise RuntimeError("BFCL scoring needs bfcl-eval: pip install --no-deps "
+                           f"bfcl-eval==2026.3.23 ({exc})") from None
+    finally:
+        if ours:  # the checker keeps its reference; later imports see the real module
+            del sys.modules[key]
+    return BfclChecker(module.ast_checker, is_empty_output, is_function_calling_format_output,
+                       Language.PYTHON, _model_name(module.MODEL_CONFIG_MAPPING))
+
+
+def _model_name(mapping: Any) -> str:
+    """A model name for which the checker keeps dots in function names. With the real mapping
+    (bfcl-eval fully installed and imported first), one of its models that does."""
+    if isinstance(mapping, _AnyModel):
+        return MODEL_NAME
+    for name, cfg in mapping.items():
+        if "_" not in name and not getattr(cfg, "underscore_to_dot", True):
+            return name
+    raise RuntimeError("no BFCL model config keeps dots in function names")
+
+
+# --------------------------------------------------------------------------- scoring
+
+def decode_calls(output: str) -> list[dict[str, dict[str, Any]]] | None:
+    """Our grammar's calls in BFCL's form, [{name: {arg: value}}, ...]; None when the output is
+    malformed (BFCL's decoder would fail), [] when it is a reply."""
+    parsed = grammar.parse(output)
+    if not parsed.valid:
+        return None
+    return [{c.name: c.arguments} for c in parsed.tool_calls]
+
+
+def check_entry(entry: BfclEntry, output: str) -> tuple[bool, str]:
+    """(correct, why not) for one prediction, as BFCL's evaluation runner decides it."""
+    checker = bfcl_checker()
+    decoded = decode_calls(output)
+    if entry.ground_truth is None:  # irrelevance: any decodable call is wrong
+        if decoded is None or checker.is_empty_output(decoded):
+            return True, ""
+        return False, "made a call where no function is relevant"
+    if decoded is None:
+        problems = "; ".join(grammar.parse(output).problems)
+        return False, f"malformed output: {problems}"
+    if not decoded:
+        return False, "replied instead of calling"
+    if not checker.is_function_calling_format_output(decoded):
+        return False, "calls are not in BFCL's function-calling form"
+    try:
+        result = checker.ast_checker(entry.functions, decoded, entry.ground_truth, checker.language,
+                                     entry.category, checker.model_name)
+    except Exception as exc:  # the checker assumes well-typed values in places; count it wrong
+        return False, f"checker raised {type(exc).__name__}: {exc}"
+    if result["valid"]:
+        return True, ""
+    return False, f"{result.get('error_type', '')}: {json.dumps(result.get('error'), default=str)[:300]}"
+
+
+def category_of(bfcl_id: str) -> str:
+    """simple_python_12 -> simple_python; live_multiple_3-1-0 -> live_multiple."""
+    return bfcl_id.rsplit("_", 1)[0]
+
+
+def read_bfcl_predictions(path: str | Path) -> dict[str, str]:
+    preds: dict[str, str] = {}
+    for n, obj in iter_jsonl_dicts(path):
+        pid, out = obj.get("id"), obj.get("output")
+        if not isinstance(pid, str):
+            raise DataError("missing or not a string", file=path, line=n, field="id")
+        if not isinstance(out, str):
+            raise DataError("missing or not a string", file=path, line=n, field="output")
+        if pid in preds:
+            raise DataError(f"duplicate id {pid!r}", file=path, line=n, field="id")
+        preds[pid] = out
+    return preds
+
+
+def score_bfcl(predictions: dict[str, str], categories: list[str] | None = None) -> dict[str, Any]:
+    """Score predictions {BFCL id: output} category by category. Without `categories`, those
+    the ids belong to. Accuracy is over the entries that have a prediction; `missing` counts
+    the category's entries without one."""
+    if categories is None:
+        categories = sorted({category_of(i) for i in predictions} & set(BFCL_CATEGORIES))
+        if not categories:
+            raise DataError("no prediction id belongs to a known BFCL category "
+                            f"({', '.join(BFCL_CATEGORIES)})")
+    result: dict[str, Any] = {"categories": {}}
+    known: set[str] = set()
+    for name in categories:
+        entries = load_bfcl_category(name)
+        known.update(e.id for e in entries)
+        per_id, errors = {}, {}
+        for e in entries:
+            if e.id in predictions:
+                ok, why = check_entry(e, predictions[e.id])
+                per_id[e.id] = ok
+                if not ok:
+                    errors[e.id] = why
+        n = len(per_id)
+        result["categories"][name] = {
+            "accuracy": sum(per_id.values()) / n if n else 0.0, "n": n,
+            "missing": len(entries) - n, "per_id": per_id, "errors": errors}
+    cats = result["categories"].values()
+    scored = sum(c["n"] for c in cats)
+    result["overall"] = {
+        "accuracy": sum(sum(c["per_id"].values()) for c in cats) / scored if scored else 0.0,
+        "macro_accuracy": sum(c["accuracy"] for c in cats) / len(cats) if cats else 0.0,
+        "n": scored, "categories": len(cats),
+        "unmatched_predictions": len(set(predictions) - known)}
+    return result
+
+
+def format_bfcl(result: dict[str, Any]) -> str:
+    """A markdown table: category, n, accuracy."""
+    lines = ["| category | n | accuracy |", "|---|---:|---:|"]
+    for name, c in result["categories"].items():
+        lines.append(f"| {name} | {c['n']} | {c['accuracy']:.3f} |")
+    o = result["overall"]
+    lines.append(f"| **overall** (macro {o['macro_accuracy']:.3f}) | {o['n']} | {o['accuracy']:.3f} |")
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- running a model
+
+def bfcl_samples(categories: list[str], limit: int | None = None):
+    """Turn samples for the categories' entries (the first `limit` of each), with their ids."""
+    samples, ids = [], []
+    for name in categories:
+        entries = load_bfcl_category(name)[:limit] if limit else load_bfcl_category(name)
+        for e in entries:
+            samples.append(conversation_to_turns(bfcl_entry_to_conversation(e))[0])
+            ids.append(e.id)
+    return samples, ids
+
+
+def run_bfcl(model: Any, categories: list[str], *, out: str | Path, tokenizer: Any = None,
+             backend: str = "hf", endpoint: str | None = None, batch_size: int = 16,
+             max_new_tokens: int = 256, limit: int | None = None, generator: Any = None) -> dict[str, Any]:
+    """Generate for each entry of the categories, write `predictions.jsonl` beside `out`
+    ({"id": BFCL id, "output"}), score with BFCL's checker, write `out`; returns the result."""
+    from thinkact.evaluate.generation import make_generator
+    from thinkact.evaluate.runner import generate_all
+    from thinkact.schema import write_jsonl
+
+    out = Path(out)
+    samples, ids = bfcl_samples(categories, limit)
+    if generator is None:
+        generator = make_generator(backend, model, tokenizer=tokenizer, endpoint=endpoint,
+                                   batch_size=batch_size, max_new_tokens=max_new_tokens)
+    outputs = generate_all(generator, samples, "BFCL")
+    write_jsonl(out.parent / "predictions.jsonl", ({"id": i, "output": o} for i, o in zip(ids, outputs)))
+    result = score_bfcl(dict(zip(ids, outputs)), categories)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return result
+
+
+def score_bfcl_file(pred: str | Path, categories: list[str] | None, *, out: str | Path) -> dict[str, Any]:
+    result = score_bfcl(read_bfcl_predictions(pred), categories)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return result
