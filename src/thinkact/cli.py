@@ -3,6 +3,8 @@ library, so everything here is usable from Python too."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
 app = typer.Typer(help="Train conversational agents to think before they act.",
@@ -11,6 +13,67 @@ data_app = typer.Typer(help="Generate, convert and split data.", no_args_is_help
 train_app = typer.Typer(help="Train one stage: sft, coldstart or grpo.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 app.add_typer(train_app, name="train")
+
+
+def _fail(exc: Exception) -> None:
+    """A data problem is the user's to fix: print where it is, no traceback, exit 1."""
+    from rich.console import Console
+
+    Console(stderr=True, soft_wrap=True).print(f"error: {exc}", markup=False, highlight=False)
+    raise typer.Exit(1)
+
+
+@data_app.command("convert")
+def data_convert(
+    src: str = typer.Argument(..., help="Source file; for bfcl a category name or 'all'; for apigen-mt also 'hub'."),
+    fmt: str = typer.Option(..., "--format", "-f", help="Source format: apigen-mt, openai, bfcl or canonical."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output JSON lines file."),
+    to: str = typer.Option("canonical", "--to", help="Output format: canonical, openai or apigen-mt."),
+    skip_invalid: bool = typer.Option(False, "--skip-invalid", help="Skip bad records and report why, instead of stopping."),
+) -> None:
+    """Convert a data source into canonical conversations (or export them as openai / apigen-mt)."""
+    from rich.console import Console
+
+    from thinkact.data.convert import load_source, write_conversations
+    from thinkact.data.records import group_reasons
+    from thinkact.schema import DataError
+
+    console = Console(soft_wrap=True)
+    try:
+        convs, skipped = load_source(src, fmt, skip_invalid=skip_invalid)
+        n = write_conversations(out, convs, to=to)
+    except DataError as exc:
+        _fail(exc)
+    actions = sum(m.role == "assistant" for c in convs for m in c.messages)
+    console.print(f"{n} conversations, {actions} assistant actions -> {out} ({to})", markup=False)
+    if skip_invalid:
+        console.print(f"skipped {len(skipped)} invalid records", markup=False)
+        for reason, count in group_reasons(skipped)[:20]:
+            console.print(f"  {count:>6}  {reason}", markup=False, highlight=False)
+
+
+@data_app.command("turns")
+def data_turns(
+    conversations: Path = typer.Argument(..., help="Canonical conversations (JSON lines)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output turn samples (JSON lines)."),
+    reasoning: bool = typer.Option(True, "--reasoning/--no-reasoning", help="Keep reasoning in targets and context."),
+) -> None:
+    """Split conversations into turn samples: one per assistant action."""
+    from rich.console import Console
+
+    from thinkact.data.turns import make_turns
+    from thinkact.schema import DataError, read_conversations, write_jsonl
+
+    try:
+        convs = read_conversations(conversations)
+    except (DataError, OSError) as exc:
+        _fail(exc)
+    turns = make_turns(convs, keep_reasoning=reasoning)
+    write_jsonl(out, turns)
+    calls = sum(t.target.kind == "tool_call" for t in turns)
+    thought = sum(bool(t.target.reasoning) for t in turns)
+    Console(soft_wrap=True).print(f"{len(convs)} conversations -> {len(turns)} turn samples ({calls} tool calls, "
+                    f"{len(turns) - calls} replies, {thought} with reasoning) -> {out}", markup=False)
 
 
 @app.command()
