@@ -228,7 +228,12 @@ def load_apigen_mt(src: str | Path, *, skip_invalid: bool = False) -> tuple[list
     if str(src) in ("hub", HUB_ID):
         import datasets  # heavy import, only for the hub
 
-        rows = datasets.load_dataset(HUB_ID, split="train")
+        try:
+            rows = datasets.load_dataset(HUB_ID, split="train")
+        except Exception as exc:  # network, gating, missing login: all the user's to fix
+            raise DataError(f"could not load from the hub ({type(exc).__name__}: {exc}); the data set "
+                            "is gated: accept its terms on the hub and log in (hf auth login)",
+                            file=HUB_ID) from exc
         items = ((i, None, dict(row)) for i, row in enumerate(rows))
         return convert_records(items, from_apigen_record, file=HUB_ID, skip_invalid=skip_invalid)
     path = Path(src)
