@@ -279,23 +279,32 @@ def test_trl_functions_are_named_per_component_and_return_one_value_each():
     assert [f.__name__ for f in funcs] == list(COMPONENTS)
     assert weights == list(RewardWeights().normalised().values())
     rows, inputs = trl_batch()
-    extra, metric = {}, {}
+    extra = {}
     cols = {"target": [x["target"] for x in inputs], "tools": [x["tools"] for x in inputs]}
     for f in funcs:
         out = f(prompts=[x["prompt"] for x in inputs], completions=[x["completion"] for x in inputs],
                 completion_ids=[[1]] * len(inputs), trainer_state=None,
-                log_extra=lambda c, v: extra.__setitem__(c, v), log_metric=lambda n, v: metric.__setitem__(n, v),
-                **cols)
+                log_extra=lambda c, v: extra.__setitem__(c, v), log_metric=lambda n, v: None, **cols)
         assert len(out) == len(inputs)
         expected = [score_output(o, t, tools=TOOLS, think="required").components[f.__name__] for t, o in rows]
         assert out == expected
-    assert len(extra["problems"]) == len(inputs) and "reasoning_words" in metric
+    assert len(extra["problems"]) == len(inputs) and "text mixed with a tool call" not in extra["problems"][0]
     # a pickled function keeps its name and settings (TRL may ship reward functions to workers)
     import pickle
     again = pickle.loads(pickle.dumps(funcs[0]))
     assert again.__name__ == "format" and again.think == "required"
     with pytest.raises(ValueError):
         TrlReward("style")
+
+
+def test_trl_functions_take_a_weight_dict_and_a_think_bool():
+    funcs, weights = make_trl_reward_funcs({"tool": 0.6, "answer": 0.6}, think=True)
+    assert weights == list(RewardWeights(tool=0.6, answer=0.6).normalised().values())
+    assert funcs[0].think == "required" and make_trl_reward_funcs(think=False)[0][0].think == "off"
+    with pytest.raises(ValueError):
+        make_trl_reward_funcs({"style": 1.0})
+    with pytest.raises(ValueError):
+        format_reward(parse("hi"), "sometimes")
 
 
 def test_trl_weighted_sum_equals_composite():

@@ -4,6 +4,7 @@ library, so everything here is usable from Python too."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import typer
 
@@ -106,6 +107,35 @@ def probe(model: str = typer.Option(None, "--model", help="Model folder (default
     score = copy_probe(AutoModelForCausalLM.from_pretrained(path), AutoTokenizer.from_pretrained(path),
                        n=n, seed=seed)
     typer.echo(f"copy probe: {score:.3f} ({n} contexts, seed {seed})")
+
+
+@app.command()
+def score(
+    gold: Path = typer.Option(..., "--gold", help="Gold turn samples (JSON lines)."),
+    pred: Path = typer.Option(..., "--pred", help='Predictions (JSON lines of {"id", "output"}).'),
+    out: Path = typer.Option(..., "--out", "-o", help="Where to write the scores (JSON)."),
+    think: Literal["required", "optional", "off"] = typer.Option("optional", help="Think rule of the format reward."),
+    answer_method: Literal["f1", "rougeL", "embedding"] = typer.Option("f1", help="Reply similarity measure."),
+    budget: int = typer.Option(64, help="Reasoning words with full efficiency credit."),
+) -> None:
+    """Rewards and metrics of a prediction file against gold turn samples; no model needed."""
+    from rich.console import Console
+
+    from thinkact.schema import DataError
+    from thinkact.scoring import metrics_table, score_files
+
+    try:
+        result = score_files(gold, pred, out=out, think=think, answer_method=answer_method, budget=budget,
+                             progress=True)
+    except (DataError, OSError, ImportError) as exc:
+        _fail(exc)
+    metrics = result["metrics"]
+    Console(soft_wrap=True).print(metrics_table(metrics, title=f"{pred} vs {gold}"))
+    if metrics["n_missing_predictions"]:
+        Console(stderr=True, soft_wrap=True).print(
+            f"warning: {metrics['n_missing_predictions']} of {metrics['n_samples']} gold samples have no "
+            f"prediction in {pred}; scored as empty outputs", markup=False, highlight=False)
+    typer.echo(f"scores -> {out}")
 
 
 def main() -> None:  # pragma: no cover - console entry

@@ -37,7 +37,7 @@ AnswerMethod = Literal["f1", "rougeL", "embedding"]
 
 # --------------------------------------------------------------------------- format, decision
 
-def format_reward(parsed: grammar.ParsedAction, think: Think = "optional") -> float:
+def format_reward(parsed: grammar.ParsedAction, think: Think | bool = "optional") -> float:
     """How well the output follows the grammar, in {0, 0.5, 1}.
 
     0.0 when there is no usable action (empty output, or only unreadable calls). Otherwise start
@@ -46,7 +46,7 @@ def format_reward(parsed: grammar.ParsedAction, think: Think = "optional") -> fl
         stray tags, ...): the action is readable but the output is not well-formed;
       - the think rule is broken: `think="required"` needs a non-empty think block, `think="off"`
         forbids one with content (an empty block is how Qwen3 renders no-think mode, so it is
-        fine); `"optional"` accepts both.
+        fine); `"optional"` accepts both. A bool means required (True) or off (False).
     Half credit keeps a gradient between "readable but sloppy" and "unreadable".
     """
     if parsed.to_target() is None:
@@ -59,7 +59,18 @@ def format_reward(parsed: grammar.ParsedAction, think: Think = "optional") -> fl
     return score
 
 
-def think_rule_ok(parsed: grammar.ParsedAction, think: Think) -> bool:
+def think_mode(think: Think | bool) -> Think:
+    """A think setting as one of the three modes; a bool reads as whether the model is taught to
+    think (True: "required", False: "off")."""
+    if isinstance(think, bool):
+        return "required" if think else "off"
+    if think not in ("required", "optional", "off"):
+        raise ValueError(f"unknown think mode {think!r}; expected required, optional or off")
+    return think
+
+
+def think_rule_ok(parsed: grammar.ParsedAction, think: Think | bool) -> bool:
+    think = think_mode(think)
     if think == "required":
         return bool(parsed.reasoning)
     if think == "off":
@@ -414,7 +425,7 @@ class RewardResult:
 
 
 def score_parsed(parsed: grammar.ParsedAction, target: Target, *,
-                 tools: list[dict[str, Any]] | None = None, think: Think = "optional",
+                 tools: list[dict[str, Any]] | None = None, think: Think | bool = "optional",
                  answer_method: AnswerMethod = "f1", budget: int = 64) -> dict[str, float | None]:
     """The five components of one parsed output.
 
@@ -435,7 +446,7 @@ def score_parsed(parsed: grammar.ParsedAction, target: Target, *,
 
 
 def score_output(output: str, target: Target, *, tools: list[dict[str, Any]] | None = None,
-                 weights: RewardWeights | None = None, think: Think = "optional",
+                 weights: RewardWeights | None = None, think: Think | bool = "optional",
                  answer_method: AnswerMethod = "f1", budget: int = 64) -> RewardResult:
     """Parse one raw model output and score it against the target turn."""
     parsed = grammar.parse(output)
@@ -480,17 +491,16 @@ class TrlReward:
     A class rather than a closure so it pickles; `__name__` is what TRL logs it under.
     """
 
-    def __init__(self, component: str, *, think: Think = "optional",
+    def __init__(self, component: str, *, think: Think | bool = "optional",
                  answer_method: AnswerMethod = "f1", budget: int = 64):
         if component not in COMPONENTS:
             raise ValueError(f"unknown reward component {component!r}; expected one of {COMPONENTS}")
         self.__name__ = self.component = component
-        self.think, self.answer_method, self.budget = think, answer_method, budget
+        self.think, self.answer_method, self.budget = think_mode(think), answer_method, budget
 
     def __call__(self, prompts: list | None = None, completions: list | None = None,
                  target: list | None = None, tools: list | None = None,
-                 log_extra: Callable | None = None, log_metric: Callable | None = None,
-                 **_: Any) -> list[float | None]:
+                 log_extra: Callable | None = None, **_: Any) -> list[float | None]:
         if target is None:
             raise ValueError("the training data set needs a 'target' column (JSON of the Target)")
         completions = completions or []
@@ -500,23 +510,23 @@ class TrlReward:
                   for i, c in enumerate(completions)]
         if self.component == "format" and log_extra is not None:
             log_extra("problems", ["; ".join(p.problems) for p, _ in scored])
-        if self.component == "efficiency" and log_metric is not None and scored:
-            log_metric("reasoning_words", sum(reasoning_words(p.reasoning) for p, _ in scored) / len(scored))
         return [components[self.component] for _, components in scored]
 
     def __repr__(self) -> str:
         return f"TrlReward({self.component!r})"
 
 
-def make_trl_reward_funcs(weights: RewardWeights | None = None, think: Think = "optional",
-                          answer_method: AnswerMethod = "f1",
+def make_trl_reward_funcs(weights: RewardWeights | dict[str, float] | None = None,
+                          think: Think | bool = "optional", answer_method: AnswerMethod = "f1",
                           budget: int = 64) -> tuple[list[Callable], list[float]]:
     """One TRL reward function per component (named format, decision, tool, answer, efficiency,
     so TRL logs `rewards/<name>/mean`) and the matching `GRPOConfig.reward_weights`.
 
     TRL sums `weight * reward` with nansum, skipping None; with the normalised weights returned
-    here that sum is exactly `score_output(...).total`.
+    here that sum is exactly `score_output(...).total`. `weights` may be a plain dict (missing
+    components keep their defaults); `think` may be a bool (see `think_mode`). The format
+    function also logs each completion's parse problems as a `problems` column.
     """
-    weights = weights or RewardWeights()
+    weights = RewardWeights(**weights) if isinstance(weights, dict) else weights or RewardWeights()
     funcs = [TrlReward(c, think=think, answer_method=answer_method, budget=budget) for c in COMPONENTS]
     return funcs, list(weights.normalised().values())

@@ -1,0 +1,95 @@
+"""Score a prediction file against gold turn samples, without a model: `thinkact score`.
+
+Predictions are JSONL `{"id": <turn sample id>, "output": <raw model text>}`. A gold sample
+without a prediction is scored as an empty output and counted (metrics.n_missing_predictions);
+a prediction whose id is not in the gold file is an error, since it means the two files do not
+belong together.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from thinkact.metrics import aggregate, turn_scores
+from thinkact.rewards import AnswerMethod, RewardWeights, Think
+from thinkact.schema import DataError, TurnSample, iter_jsonl_dicts, parse_record
+
+
+def read_gold(path: str | Path) -> list[TurnSample]:
+    """Turn samples from JSONL; a duplicate id is an error naming both lines."""
+    samples, first_line = [], {}
+    for line, obj in iter_jsonl_dicts(path):
+        sample = parse_record(TurnSample, obj, file=path, line=line)
+        if sample.id in first_line:
+            raise DataError(f"duplicate sample id {sample.id!r} (first on line {first_line[sample.id]})",
+                            file=path, line=line, field="id")
+        first_line[sample.id] = line
+        samples.append(sample)
+    return samples
+
+
+def read_predictions(path: str | Path, known_ids: set[str] | None = None) -> dict[str, str]:
+    """Predictions `{"id", "output"}` from JSONL, as id -> output. Other keys are ignored. A
+    duplicate id, or an id not in `known_ids` (a prediction file made for other data), is an
+    error naming the line."""
+    outputs: dict[str, str] = {}
+    first_line: dict[str, int] = {}
+    for line, obj in iter_jsonl_dicts(path):
+        pid, output = obj.get("id"), obj.get("output")
+        if not isinstance(pid, str) or not pid:
+            raise DataError("missing or empty 'id' (the turn sample id)", file=path, line=line, field="id")
+        if not isinstance(output, str):
+            raise DataError("'output' must be the raw model text (a string)", file=path, line=line,
+                            field="output")
+        if pid in first_line:
+            raise DataError(f"duplicate id {pid!r} (first on line {first_line[pid]})", file=path,
+                            line=line, field="id")
+        if known_ids is not None and pid not in known_ids:
+            raise DataError(f"id {pid!r} is not a sample of the gold file", file=path, line=line, field="id")
+        first_line[pid] = line
+        outputs[pid] = output
+    return outputs
+
+
+def score_files(gold_path: str | Path, pred_path: str | Path, *, out: str | Path | None = None,
+                weights: RewardWeights | None = None, think: Think = "optional",
+                answer_method: AnswerMethod = "f1", budget: int = 64, reply_threshold: float = 0.5,
+                progress: bool = False) -> dict[str, Any]:
+    """Score a prediction file against gold turn samples (no model needed).
+
+    Returns (and writes to `out` as JSON when given) `{"metrics": aggregate(...), "samples":
+    {id: {"reward", "components", "turn_correct", "problems"}}, "settings": {...}}`.
+    """
+    weights = weights or RewardWeights()
+    samples = read_gold(gold_path)
+    outputs = read_predictions(pred_path, known_ids={s.id for s in samples})
+    scores = turn_scores(samples, outputs, weights=weights, think=think, answer_method=answer_method,
+                         budget=budget, reply_threshold=reply_threshold, progress=progress)
+    result = {
+        "metrics": aggregate(scores),
+        "samples": {s.id: {"reward": s.reward, "components": s.components, "turn_correct": s.turn_correct,
+                           "problems": s.problems} for s in scores},
+        "settings": {"think": think, "answer_method": answer_method, "budget": budget,
+                     "reply_threshold": reply_threshold, "weights": weights.model_dump()},
+    }
+    if out is not None:
+        out = Path(out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return result
+
+
+def metrics_table(metrics: dict[str, Any], title: str = "scores") -> Any:
+    """The headline metrics as a rich table (counts last)."""
+    from rich.table import Table
+
+    table = Table(title=title)
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for name, value in metrics.items():
+        if isinstance(value, dict):
+            continue  # breakdowns
+        table.add_row(name, "-" if value is None else f"{value:.4f}" if isinstance(value, float) else str(value))
+    return table

@@ -1,0 +1,104 @@
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from thinkact.cli import app
+from thinkact.grammar import render
+from thinkact.metrics import aggregate, turn_scores
+from thinkact.schema import DataError, Message, Target, ToolCall, TurnSample, write_jsonl
+from thinkact.scoring import read_predictions, score_files
+
+COMPONENT_KEYS = {"format", "decision", "tool", "answer", "efficiency"}
+
+
+def make_samples():
+    call_target = Target(kind="tool_call", tool_calls=[ToolCall(name="get_order", arguments={"order_id": "W1"})],
+                         reasoning="need the order")
+    return [
+        TurnSample(id="c1#0", conversation_id="c1", turn_index=0, context=[Message(role="user", content="where is W1")],
+                   target=call_target, meta={"domain": "retail"}),
+        TurnSample(id="c1#1", conversation_id="c1", turn_index=1, context=[Message(role="user", content="thanks")],
+                   target=Target(kind="reply", content="You are welcome."), meta={"domain": "retail"}),
+        TurnSample(id="c2#0", conversation_id="c2", turn_index=0, context=[Message(role="user", content="hello")],
+                   target=Target(kind="reply", content="Hello! How can I help?"), meta={"domain": "retail"}),
+    ]
+
+
+@pytest.fixture
+def files(tmp_path):
+    samples = make_samples()
+    gold = tmp_path / "turns.jsonl"
+    write_jsonl(gold, samples)
+    pred = tmp_path / "pred.jsonl"
+    rows = [{"id": "c1#0", "output": render(samples[0].target)},
+            {"id": "c2#0", "output": "<think>\ngreet back\n</think>\n\nHello! How can I help?", "model": "x"}]
+    pred.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return samples, gold, pred, tmp_path
+
+
+def test_score_cli_end_to_end_with_a_missing_prediction(files):
+    samples, gold, pred, tmp = files
+    out = tmp / "out" / "scores.json"
+    result = CliRunner().invoke(app, ["score", "--gold", str(gold), "--pred", str(pred), "--out", str(out),
+                                      "--think", "required"])
+    assert result.exit_code == 0, result.output
+    assert "decision_accuracy" in result.output and "1 of 3 gold samples have no prediction" in result.output
+
+    scores = json.loads(out.read_text())
+    m = scores["metrics"]
+    assert m["n_missing_predictions"] == 1 and m["n_samples"] == 3 and m["n_conversations"] == 2
+    assert m["turn_accuracy"] == pytest.approx(2 / 3) and m["conversation_accuracy"] == pytest.approx(1 / 2)
+    assert m["by_domain"]["retail"]["n_samples"] == 3
+    assert set(scores["samples"]) == {"c1#0", "c1#1", "c2#0"}
+    for entry in scores["samples"].values():
+        assert set(entry) == {"reward", "components", "turn_correct", "problems"}
+        assert set(entry["components"]) == COMPONENT_KEYS
+    assert scores["samples"]["c1#0"]["reward"] == pytest.approx(1.0)
+    assert scores["samples"]["c1#0"]["components"]["answer"] is None  # not applicable on a call turn
+    missing = scores["samples"]["c1#1"]
+    assert missing["reward"] == 0.0 and not missing["turn_correct"] and missing["problems"][0] == "missing prediction"
+    # the file's metrics are those of the library on the same data
+    outputs = {json.loads(line)["id"]: json.loads(line)["output"] for line in pred.read_text().splitlines()}
+    assert m == aggregate(turn_scores(samples, outputs, think="required"))
+
+
+def test_score_cli_options_change_the_scores(files):
+    _, gold, pred, tmp = files
+    runner = CliRunner()
+    r1 = runner.invoke(app, ["score", "--gold", str(gold), "--pred", str(pred), "--out", str(tmp / "a.json"),
+                             "--think", "off", "--answer-method", "rougeL"])
+    assert r1.exit_code == 0, r1.output
+    a = json.loads((tmp / "a.json").read_text())
+    # thinking is off: the two outputs with reasoning break the think rule
+    assert a["samples"]["c2#0"]["components"]["format"] == 0.5 and a["settings"]["answer_method"] == "rougeL"
+    bad = runner.invoke(app, ["score", "--gold", str(gold), "--pred", str(pred), "--out", str(tmp / "b.json"),
+                              "--think", "sometimes"])
+    assert bad.exit_code != 0
+
+
+def test_bad_prediction_files_are_located(files):
+    _, gold, pred, tmp = files
+    runner = CliRunner()
+    with pred.open("a", encoding="utf-8") as fh:
+        fh.write(json.dumps({"id": "c1#0", "output": "again"}) + "\n")
+    r = runner.invoke(app, ["score", "--gold", str(gold), "--pred", str(pred), "--out", str(tmp / "s.json")])
+    assert r.exit_code == 1 and "line 3" in r.output and "duplicate id 'c1#0' (first on line 1)" in r.output
+    assert str(pred) in r.output and not (tmp / "s.json").exists()
+
+    unknown = tmp / "unknown.jsonl"
+    unknown.write_text(json.dumps({"id": "c1#0", "output": "x"}) + "\n" + json.dumps({"id": "zz#9", "output": "x"}) + "\n")
+    with pytest.raises(DataError) as err:
+        score_files(gold, unknown)
+    assert err.value.line == 2 and "zz#9" in str(err.value) and str(unknown) in str(err.value)
+
+    no_output = tmp / "no_output.jsonl"
+    no_output.write_text(json.dumps({"id": "c1#0"}) + "\n")
+    with pytest.raises(DataError) as err:
+        read_predictions(no_output)
+    assert err.value.field == "output" and err.value.line == 1
+
+    dup_gold = tmp / "dup_gold.jsonl"
+    dup_gold.write_text(gold.read_text() + gold.read_text().splitlines()[0] + "\n")
+    r = runner.invoke(app, ["score", "--gold", str(dup_gold), "--pred", str(pred), "--out", str(tmp / "s.json")])
+    assert r.exit_code == 1 and "line 4" in r.output and "duplicate sample id" in r.output
