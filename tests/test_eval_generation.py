@@ -35,8 +35,10 @@ def make_samples(n: int) -> list[TurnSample]:
 
 
 @pytest.fixture(scope="module")
-def tiny_model_dir(tmp_path_factory):
-    """A tiny random Qwen3 with a small fitted tokenizer (ChatML template, grammar tags)."""
+def peaked_model_dir(tmp_path_factory):
+    """A tiny random Qwen3 with large initial weights, so its greedy outputs depend on the
+    prompt (small weights decode every prompt to the same token repeated, which would hide a
+    padding bug)."""
     import torch
     from transformers import Qwen3Config, Qwen3ForCausalLM
 
@@ -56,8 +58,8 @@ def tiny_model_dir(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def tiny(tiny_model_dir):
-    return load_model(tiny_model_dir)
+def tiny(peaked_model_dir):
+    return load_model(peaked_model_dir)
 
 
 @pytest.mark.slow

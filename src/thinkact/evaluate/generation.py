@@ -60,13 +60,18 @@ def stop_token_ids(tokenizer: Any, model: Any = None) -> list[int]:
     return ids
 
 
-def decode_completion(tokenizer: Any, ids: list[int], stops: list[int]) -> str:
-    """Text of generated ids up to the first stop token, special and grammar tags kept."""
+def cut_at_stop(ids: list[int], stops: list[int]) -> list[int]:
+    """Generated ids before the first stop token (what follows it is padding)."""
     for i, t in enumerate(ids):
         if t in stops:
-            ids = ids[:i]
-            break
-    return tokenizer.decode(ids, skip_special_tokens=False, clean_up_tokenization_spaces=False)
+            return ids[:i]
+    return ids
+
+
+def decode_completion(tokenizer: Any, ids: list[int], stops: list[int]) -> str:
+    """Text of generated ids up to the first stop token, special and grammar tags kept."""
+    return tokenizer.decode(cut_at_stop(ids, stops), skip_special_tokens=False,
+                            clean_up_tokenization_spaces=False)
 
 
 class HFGenerator:
@@ -81,6 +86,7 @@ class HFGenerator:
         self.stops = stop_token_ids(tokenizer, model)
         pad = tokenizer.pad_token_id
         self.pad_id = pad if pad is not None else self.stops[0]
+        self.new_tokens = 0  # generated tokens so far, stop tokens excluded
 
     def generate(self, samples: list[TurnSample], advance: Advance = None) -> list[str]:
         prompts = [build_prompt(self.tokenizer, s) for s in samples]
@@ -110,7 +116,10 @@ class HFGenerator:
                     pad_token_id=self.pad_id, use_cache=True, temperature=None, top_p=None,
                     top_k=None)
             for row, i in enumerate(idx):
-                outputs[i] = decode_completion(self.tokenizer, out[row, width:].tolist(), self.stops)
+                ids = cut_at_stop(out[row, width:].tolist(), self.stops)
+                self.new_tokens += len(ids)
+                outputs[i] = self.tokenizer.decode(ids, skip_special_tokens=False,
+                                                   clean_up_tokenization_spaces=False)
             if advance:
                 advance(len(idx))
         return outputs

@@ -1,0 +1,133 @@
+"""Batched vs one-at-a-time greedy generation on turn samples; prints one JSON object.
+
+    python benchmarks/bench_generation.py [--model DIR] [--data TURNS.jsonl] [--n 256]
+                                          [--batch-size 32] [--max-new-tokens 64]
+
+The model defaults to the shipped quickstart model, or a random model of the same shape when
+it is not built yet; the data defaults to the bundled benchmark's test turns (generated into a
+temporary folder), or hand-made samples when the generator is not available. Both runs decode
+the same samples greedily with the same stopping rule; the JSON says how many outputs agree.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from thinkact.evaluate.generation import HFGenerator, load_model
+from thinkact.schema import Message, Target, ToolCall, TurnSample, read_turns
+
+
+def random_quickstart_like(folder: Path, samples: list[TurnSample]) -> Path:
+    """A random Qwen3 with the quickstart's tokenizer recipe and a similar size."""
+    from transformers import Qwen3Config, Qwen3ForCausalLM
+
+    from thinkact.pretrain.tokenizer import save_tokenizer, train_tokenizer
+
+    texts = [s.system + json.dumps(s.tools) + " ".join(m.content for m in s.context)
+             + json.dumps([c.model_dump() for m in s.context for c in m.tool_calls]) for s in samples]
+    tok = train_tokenizer(texts, vocab_size=1536)
+    torch.manual_seed(0)
+    cfg = Qwen3Config(vocab_size=len(tok), hidden_size=128, intermediate_size=512,
+                      num_hidden_layers=4, num_attention_heads=4, num_key_value_heads=4,
+                      head_dim=32, max_position_embeddings=4096, tie_word_embeddings=True,
+                      eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
+    Qwen3ForCausalLM(cfg).save_pretrained(folder)
+    save_tokenizer(tok, folder)
+    return folder
+
+
+def hand_made(n: int, seed: int = 0) -> list[TurnSample]:
+    rng = random.Random(seed)
+    tools = [{"name": "get_order", "description": "Look up an order by id.",
+              "parameters": {"type": "object", "properties": {"order_id": {"type": "string"}},
+                             "required": ["order_id"]}},
+             {"name": "cancel_order", "description": "Cancel a pending order.",
+              "parameters": {"type": "object", "properties": {"order_id": {"type": "string"},
+                                                              "reason": {"type": "string"}},
+                             "required": ["order_id", "reason"]}}]
+    out = []
+    for i in range(n):
+        oid = f"W{rng.randint(1000000, 9999999)}"
+        ctx = [Message(role="user", content="Hi, " + "I need help with my order. " * rng.randint(1, 6)
+                       + f"The order id is {oid}.")]
+        if rng.random() < 0.5:
+            ctx += [Message(role="assistant", tool_calls=[ToolCall(name="get_order", arguments={"order_id": oid})]),
+                    Message(role="tool", name="get_order", content=json.dumps({"order_id": oid, "status": "pending"}))]
+        out.append(TurnSample(id=f"h{i}", conversation_id=f"h{i}", turn_index=0,
+                              system="You are a store support agent.", tools=tools, context=ctx,
+                              target=Target(kind="reply", content="Done.")))
+    return out
+
+
+def default_samples(n: int) -> tuple[list[TurnSample], str]:
+    try:
+        from thinkact.bench.generate import generate_benchmark  # the bundled benchmark
+        from thinkact.data.turns import make_turns
+        from thinkact.schema import read_conversations
+    except ImportError:
+        return hand_made(n), "hand-made"
+    with tempfile.TemporaryDirectory() as tmp:
+        generate_benchmark(Path(tmp), seed=0)
+        samples = make_turns(read_conversations(Path(tmp) / "test.jsonl"))
+    random.Random(0).shuffle(samples)
+    return samples[:n], "bundled benchmark test split"
+
+
+def timed(gen: HFGenerator, samples: list[TurnSample]) -> tuple[list[str], float, int]:
+    start = time.perf_counter()
+    outs = gen.generate(samples)
+    return outs, time.perf_counter() - start, gen.new_tokens
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--model")
+    ap.add_argument("--data")
+    ap.add_argument("--n", type=int, default=256)
+    ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--max-new-tokens", type=int, default=64)
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+
+    if args.data:
+        samples, data_name = read_turns(args.data)[:args.n], args.data
+    else:
+        samples, data_name = default_samples(args.n)
+    with tempfile.TemporaryDirectory() as tmp:
+        model_dir = args.model
+        if model_dir is None:
+            from thinkact.pretrain import QUICKSTART_MODEL_DIR
+            if (Path(QUICKSTART_MODEL_DIR) / "config.json").is_file():
+                model_dir = str(QUICKSTART_MODEL_DIR)
+        model_name = model_dir or "random model shaped like the quickstart model"
+        if model_dir is None:
+            model_dir = random_quickstart_like(Path(tmp), samples)
+        model, tok = load_model(model_dir)
+
+    n_params = sum(p.numel() for p in model.parameters())
+    seq_out, seq_s, new_tokens = timed(HFGenerator(model, tok, batch_size=1, max_new_tokens=args.max_new_tokens), samples)
+    bat_out, bat_s, _ = timed(HFGenerator(model, tok, batch_size=args.batch_size,
+                                       max_new_tokens=args.max_new_tokens), samples)
+    print(json.dumps({
+        "model": str(model_name), "parameters": n_params, "data": data_name, "samples": len(samples),
+        "max_new_tokens": args.max_new_tokens, "batch_size": args.batch_size,
+        "torch_threads": torch.get_num_threads(), "mean_new_tokens": round(new_tokens / len(samples), 1),
+        "sequential_seconds": round(seq_s, 2), "batched_seconds": round(bat_s, 2),
+        "sequential_samples_per_s": round(len(samples) / seq_s, 2),
+        "batched_samples_per_s": round(len(samples) / bat_s, 2),
+        "speedup": round(seq_s / bat_s, 2),
+        "identical_outputs": round(sum(a == b for a, b in zip(seq_out, bat_out)) / len(samples), 4),
+    }, indent=2))
+
+
+if __name__ == "__main__":
+    main()
