@@ -138,6 +138,78 @@ def score(
     typer.echo(f"scores -> {out}")
 
 
+eval_app = typer.Typer(help="Evaluate a model: turn samples (default), BFCL, or episodes.")
+app.add_typer(eval_app, name="eval")
+Backend = Literal["hf", "vllm", "openai"]
+
+
+@eval_app.callback(invoke_without_command=True)
+def eval_turns(
+    ctx: typer.Context,
+    model: str = typer.Option(None, "--model", help="Model folder; for --backend openai, the served model name."),
+    data: Path = typer.Option(None, "--data", help="Turn samples (JSON lines)."),
+    out: Path = typer.Option(None, "--out", "-o", help="Scores JSON; predictions.jsonl and gold.jsonl go beside it."),
+    think: Literal["required", "optional", "off"] = typer.Option("optional", help="Think rule of the format reward."),
+    batch_size: int = typer.Option(16, help="Samples per generation batch (requests in flight for openai)."),
+    max_new_tokens: int = typer.Option(256, help="Most tokens generated per action."),
+    limit: int = typer.Option(None, help="Evaluate only the first N samples."),
+    backend: Backend = typer.Option("hf", help="hf (transformers), vllm, or openai (an endpoint)."),
+    endpoint: str = typer.Option(None, help="OpenAI-compatible base URL, e.g. http://localhost:8000/v1."),
+) -> None:
+    """Generate one action per turn sample and score it (`thinkact score` on the written
+    predictions gives the same numbers)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if not (model and data and out):
+        raise typer.BadParameter("--model, --data and --out are required (or use a sub-command: bfcl, episodes)")
+    from rich.console import Console
+
+    from thinkact.evaluate.runner import evaluate_model
+    from thinkact.schema import DataError, read_turns
+    from thinkact.scoring import metrics_table
+
+    try:
+        samples = read_turns(data)[:limit] if limit else read_turns(data)
+        result = evaluate_model(model, samples, out_dir=out.parent, results_path=out, think=think,
+                                batch_size=batch_size, max_new_tokens=max_new_tokens, backend=backend,
+                                endpoint=endpoint)
+    except (DataError, OSError, ImportError, RuntimeError, ValueError) as exc:
+        _fail(exc)
+    Console(soft_wrap=True).print(metrics_table(result["metrics"], title=f"{model} on {data}"))
+    typer.echo(f"scores -> {out}; predictions -> {out.parent / 'predictions.jsonl'}")
+
+
+@eval_app.command("bfcl")
+def eval_bfcl(
+    model: str = typer.Option(None, "--model", help="Model folder (or served name with --backend openai)."),
+    pred: Path = typer.Option(None, "--pred", help='Score this file of {"id": BFCL id, "output"} instead.'),
+    category: list[str] = typer.Option(None, "--category", "-c", help="BFCL category; repeat for several."),
+    out: Path = typer.Option(..., "--out", "-o", help="Results JSON (predictions.jsonl goes beside it)."),
+    batch_size: int = typer.Option(16, help="Samples per generation batch."),
+    max_new_tokens: int = typer.Option(256, help="Most tokens generated per action."),
+    limit: int = typer.Option(None, help="Run only the first N entries of each category."),
+    backend: Backend = typer.Option("hf", help="hf, vllm or openai."),
+    endpoint: str = typer.Option(None, help="OpenAI-compatible base URL."),
+) -> None:
+    """Run a model on BFCL categories, or score predictions, with BFCL's own checker."""
+    from thinkact.evaluate.bfcl import DEFAULT_CATEGORIES, format_bfcl, run_bfcl, score_bfcl_file
+    from thinkact.schema import DataError
+
+    if (model is None) == (pred is None):
+        raise typer.BadParameter("give exactly one of --model and --pred")
+    try:
+        if pred is not None:
+            result = score_bfcl_file(pred, category or None, out=out)
+        else:
+            result = run_bfcl(model, category or list(DEFAULT_CATEGORIES), out=out, backend=backend,
+                              endpoint=endpoint, batch_size=batch_size, max_new_tokens=max_new_tokens,
+                              limit=limit)
+    except (DataError, OSError, ImportError, RuntimeError, ValueError) as exc:
+        _fail(exc)
+    typer.echo(format_bfcl(result))
+    typer.echo(f"results -> {out}")
+
+
 def main() -> None:  # pragma: no cover - console entry
     app()
 
