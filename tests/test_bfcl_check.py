@@ -121,3 +121,20 @@ def test_bad_prediction_file(tmp_path):
     pred.write_text('{"id": "simple_python_0", "output": "x"}\n{"id": "simple_python_1"}\n')
     with pytest.raises(DataError, match=r"line 2.*output"):
         read_bfcl_predictions(pred)
+
+
+def test_cli_runs_a_model_on_bfcl(tiny_model_dir, tmp_path):
+    from typer.testing import CliRunner
+
+    from thinkact.cli import app
+
+    out = tmp_path / "bfcl.json"
+    r = CliRunner().invoke(app, ["eval", "bfcl", "--model", str(tiny_model_dir), "-c", "simple_python",
+                                 "-c", "irrelevance", "--limit", "2", "--max-new-tokens", "4", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    res = json.loads(out.read_text())
+    assert {c: v["n"] for c, v in res["categories"].items()} == {"simple_python": 2, "irrelevance": 2}
+    preds = read_bfcl_predictions(tmp_path / "predictions.jsonl")
+    assert set(preds) == {"simple_python_0", "simple_python_1", "irrelevance_0", "irrelevance_1"}
+    # the written predictions score to the same result
+    assert score_bfcl(preds, ["simple_python", "irrelevance"]) == res
