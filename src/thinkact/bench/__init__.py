@@ -1,0 +1,2 @@
+"""The bundled benchmark: customer-support procedures, an executable mock backend, a generator of
+ALMITA-style conversations and tests, and a user simulator for end-to-end episodes."""
