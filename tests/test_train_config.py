@@ -1,0 +1,102 @@
+from pathlib import Path
+
+import pytest
+import yaml
+
+from thinkact.schema import DataError
+from thinkact.train.config import (GRPOSettings, PipelineConfig, StageConfig, dump_config, load_pipeline_config,
+                                   load_stage_config, preset_names, stage_config, trainer_kwargs)
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+
+
+def write(tmp_path, text, name="cfg.yaml"):
+    p = tmp_path / name
+    p.write_text(text)
+    return p
+
+
+def test_misspelt_key_names_file_line_key_and_suggestion(tmp_path):
+    p = write(tmp_path, "stage: grpo\nmodel: m\ndata: d.jsonl\nout: o\ntrain:\n  max_steps: 3\n  num_generation: 4\n")
+    with pytest.raises(DataError) as err:
+        load_stage_config(p, "grpo")
+    e = err.value
+    assert e.file == str(p) and e.line == 7 and e.field == "train.num_generation"
+    assert "unknown key" in str(e) and "num_generations" in str(e)
+
+
+def test_bad_value_is_reported_before_any_model_loads(tmp_path):
+    p = write(tmp_path, "grpo:\n  reward:\n    weights:\n      tool: -1\n")
+    with pytest.raises(DataError) as err:
+        load_pipeline_config(p)
+    assert err.value.field == "grpo.reward.weights.tool" and err.value.line == 4
+    p = write(tmp_path, "sft:\n  learning_rate: fast\n")
+    with pytest.raises(DataError, match="line 2.*sft.learning_rate"):
+        load_pipeline_config(p)
+
+
+def test_key_of_another_stage_is_rejected(tmp_path):
+    # num_generations is a GRPO setting: an SFT file must not accept it
+    p = write(tmp_path, "model: m\ndata: d\nout: o\ntrain:\n  num_generations: 4\n")
+    with pytest.raises(DataError, match="train.num_generations"):
+        load_stage_config(p, "sft")
+    p = write(tmp_path, "stage: grpo\nmodel: m\ndata: d\nout: o\n")
+    with pytest.raises(DataError, match="configures stage 'grpo', not 'sft'"):
+        load_stage_config(p, "sft")
+
+
+def test_group_size_must_divide_the_batch():
+    with pytest.raises(ValueError, match="multiple of num_generations"):
+        GRPOSettings(batch_size=6, num_generations=4)
+    assert GRPOSettings(batch_size=2, grad_accum=2, num_generations=4).num_generations == 4
+
+
+def test_invalid_yaml_and_non_mapping(tmp_path):
+    with pytest.raises(DataError, match="invalid YAML"):
+        load_pipeline_config(write(tmp_path, "sft: [1, 2\n"))
+    with pytest.raises(DataError, match="mapping"):
+        load_pipeline_config(write(tmp_path, "- 1\n"))
+    with pytest.raises(DataError, match="unknown preset 'nope'"):
+        load_pipeline_config(preset="nope")
+
+
+def test_presets_load_and_stage_settings_have_stage_defaults():
+    assert {"quickstart", "smollm2", "paper", "tiny"} <= set(preset_names())
+    for name in preset_names():
+        cfg = load_pipeline_config(preset=name)
+        assert cfg.preset == name
+        assert cfg.sft.think is False and cfg.coldstart.think is True and cfg.grpo.think is True
+    assert load_pipeline_config(preset="paper").model.name == "Qwen/Qwen3-1.7B"
+
+
+def test_stage_yaml_files_match_their_preset():
+    """configs/<preset>/<stage>.yaml carry the same settings as the preset the pipeline runs."""
+    files = sorted(CONFIGS.glob("*/*.yaml"))
+    stage_files = [f for f in files if f.stem in ("sft", "coldstart", "grpo")]
+    assert len(stage_files) >= 9
+    for f in stage_files:
+        cfg = load_stage_config(f, f.stem)
+        preset = load_pipeline_config(preset=f.parent.name)
+        assert cfg.train == getattr(preset, f.stem), f
+
+
+def test_resolved_config_round_trips():
+    cfg = stage_config(load_pipeline_config(preset="quickstart"), "grpo", model="m", data="d", out="o")
+    again = StageConfig.model_validate(yaml.safe_load(dump_config(cfg)))
+    assert again == cfg and isinstance(again.train, GRPOSettings)
+    assert PipelineConfig.model_validate(yaml.safe_load(dump_config(PipelineConfig()))) == PipelineConfig()
+
+
+def test_cpu_gets_no_bf16_and_no_checkpointing(monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    kw = trainer_kwargs(GRPOSettings(), "out")
+    ckpt = kw.get("activation_checkpointing", kw.get("gradient_checkpointing"))
+    assert kw["bf16"] is False and kw["fp16"] is False and ckpt is False and kw["use_cpu"] is True
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: True)
+    kw = trainer_kwargs(GRPOSettings(), "out")
+    assert kw["bf16"] is True and kw.get("activation_checkpointing", kw.get("gradient_checkpointing")) is True
+    kw = trainer_kwargs(GRPOSettings(bf16=False, gradient_checkpointing=False), "out")
+    assert kw["bf16"] is False

@@ -1,0 +1,129 @@
+"""The three stages on a tiny random model: outputs, logs, resumption, and what the reward sees."""
+
+import json
+
+import pytest
+import yaml
+from transformers import TrainerCallback
+
+from thinkact.chat import build_completion
+from thinkact.schema import DataError
+from thinkact.train.config import ColdstartSettings, GRPOSettings, SFTSettings, StageConfig
+from thinkact.train.datasets import grpo_dataset, sft_dataset
+from thinkact.train.grpo import reward_funcs
+from thinkact.train.models import load_model_and_tokenizer, load_tokenizer
+from thinkact.train.stage import last_checkpoint, train_stage
+
+from conftest import make_samples
+
+pytestmark = pytest.mark.slow
+
+
+def log_rows(stage_dir):
+    return [json.loads(line) for line in (stage_dir / "train_log.jsonl").read_text().splitlines()]
+
+
+def test_three_stages_chain_and_log(tmp_path, tiny_model_dir, turn_files):
+    sft = train_stage(StageConfig(stage="sft", model=str(tiny_model_dir), data=str(turn_files["train"]),
+                                  out=str(tmp_path / "sft"),
+                                  train=SFTSettings(max_steps=2, batch_size=4, logging_steps=1)))
+    cold = train_stage(StageConfig(stage="coldstart", model=str(sft), data=str(turn_files["coldstart"]),
+                                   out=str(tmp_path / "coldstart"),
+                                   train=ColdstartSettings(max_steps=2, batch_size=4, logging_steps=1)))
+    grpo = train_stage(StageConfig(stage="grpo", model=str(cold), data=str(turn_files["train"]),
+                                   out=str(tmp_path / "grpo"),
+                                   train=GRPOSettings(max_steps=2, batch_size=4, num_generations=4,
+                                                      max_completion_length=12, logging_steps=1,
+                                                      learning_rate=1e-4)))
+    for stage, model in (("sft", sft), ("coldstart", cold), ("grpo", grpo)):
+        assert model == tmp_path / stage / "model"
+        assert (model / "model.safetensors").is_file() and (model / "tokenizer_config.json").is_file()
+        saved = yaml.safe_load((model / "config.yaml").read_text())
+        assert saved["stage"] == stage and saved["train"]["max_steps"] == 2
+        assert not (tmp_path / stage / "checkpoints").exists()  # removed once the model is safe
+        steps = [r["step"] for r in log_rows(tmp_path / stage) if "loss" in r]
+        assert steps == [1, 2]
+    rows = [r for r in log_rows(tmp_path / "grpo") if "reward" in r]
+    for key in ("reward", "reward_std", "frac_reward_zero_std", "completions/mean_length",
+                "rewards/format/mean", "rewards/decision/mean", "rewards/efficiency/mean", "reasoning_length"):
+        assert key in rows[0], key
+    # the saved model loads with generation ending at the end-of-turn token
+    model, tok = load_model_and_tokenizer(str(grpo))
+    assert model.generation_config.eos_token_id == tok.convert_tokens_to_ids("<|im_end|>")
+    # a finished stage is not trained again
+    before = (tmp_path / "sft" / "train_log.jsonl").read_text()
+    again = train_stage(StageConfig(stage="sft", model=str(tiny_model_dir), data=str(turn_files["train"]),
+                                    out=str(tmp_path / "sft"),
+                                    train=SFTSettings(max_steps=2, batch_size=4, logging_steps=1)))
+    assert again == sft and (tmp_path / "sft" / "train_log.jsonl").read_text() == before
+
+
+class Crash(TrainerCallback):
+    def on_step_begin(self, args, state, control, **kwargs):
+        if state.global_step == 3:  # step 3 is done and logged, its checkpoint not yet written
+            raise KeyboardInterrupt("killed")
+
+
+def test_killed_stage_resumes_from_its_checkpoint(tmp_path, tiny_model_dir, turn_files, monkeypatch):
+    from thinkact.train import sft as sft_module
+
+    cfg = StageConfig(stage="sft", model=str(tiny_model_dir), data=str(turn_files["train"]),
+                      out=str(tmp_path / "sft"),
+                      train=SFTSettings(max_steps=5, batch_size=2, logging_steps=1, save_steps=2))
+    build = sft_module.build_sft_trainer
+
+    def crashing(cfg, out):
+        trainer = build(cfg, out)
+        trainer.add_callback(Crash())
+        return trainer
+
+    monkeypatch.setattr(sft_module, "build_sft_trainer", crashing)
+    with pytest.raises(KeyboardInterrupt):
+        train_stage(cfg)
+    ckpt, step = last_checkpoint(tmp_path / "sft" / "checkpoints")
+    assert step == 2 and ckpt.endswith("checkpoint-2")
+    assert max(r["step"] for r in log_rows(tmp_path / "sft")) == 3  # logged past the checkpoint
+    # a changed config is refused; the same one resumes
+    other = cfg.model_copy(update={"train": SFTSettings(max_steps=5, batch_size=2, learning_rate=1e-3)})
+    with pytest.raises(DataError, match="other settings"):
+        train_stage(other)
+    monkeypatch.setattr(sft_module, "build_sft_trainer", build)
+    train_stage(cfg)
+    steps = [r["step"] for r in log_rows(tmp_path / "sft") if "loss" in r]
+    assert steps == [1, 2, 3, 4, 5]  # step 3 re-run once, not logged twice
+
+
+def test_completion_only_loss_and_datasets(tiny_model_dir):
+    tok = load_tokenizer(str(tiny_model_dir))
+    samples = make_samples(4, reasoning=True)
+    ds, dropped = sft_dataset(samples, tok, think=True)
+    assert dropped == 0 and set(ds.column_names) == {"id", "prompt", "completion"}
+    assert ds[0]["prompt"].endswith("<|im_start|>assistant\n")
+    assert ds[0]["completion"] == build_completion(samples[0].target, think=True, eos="<|im_end|>")
+    assert ds[0]["completion"].startswith("<think>\nThe user asks")
+    short, dropped = sft_dataset(samples, tok, think=False, max_length=280)
+    assert dropped == 2 and len(short) == 2  # the reply turns carry a longer context
+    with pytest.raises(DataError, match="max_length"):
+        sft_dataset(samples, tok, think=False, max_length=5)
+    g, _ = grpo_dataset(samples, tok)
+    assert set(g.column_names) == {"id", "prompt", "target", "tools"}
+    assert json.loads(g[0]["target"])["kind"] == "tool_call" and json.loads(g[0]["tools"])[0]["name"] == "get_order"
+
+
+def test_reward_sees_grammar_tags_after_trl_decoding(tiny_model_dir):
+    """TRL decodes completions with skip_special_tokens=True: the tags must survive it."""
+    tok = load_tokenizer(str(tiny_model_dir))
+    sample = make_samples(1, reasoning=True)[0]
+    text = build_completion(sample.target, think=True, eos=tok.eos_token)
+    ids = tok(text, add_special_tokens=False)["input_ids"]
+    decoded = tok.decode(ids, skip_special_tokens=True)
+    assert "<tool_call>" in decoded and "<think>" in decoded and "<|im_end|>" not in decoded
+    g, _ = grpo_dataset([sample], tok)
+    funcs, weights = reward_funcs(GRPOSettings(batch_size=8, num_generations=8))
+    logged = {}
+    kwargs = {"prompts": [g[0]["prompt"]], "completions": [decoded], "target": [g[0]["target"]],
+              "tools": [g[0]["tools"]], "log_metric": logged.__setitem__}
+    total = sum(w * f(**kwargs)[0] for f, w in zip(funcs, weights) if f(**kwargs)[0] is not None)
+    assert total == pytest.approx(1.0)  # the gold action, decoded as TRL does, scores full marks
+    assert logged["reasoning_length"] == len(sample.target.reasoning.split())
+    assert [f.__name__ for f in funcs] == ["format", "decision", "tool", "answer", "efficiency"]
