@@ -210,6 +210,67 @@ def eval_bfcl(
     typer.echo(f"results -> {out}")
 
 
+@app.command()
+def report(
+    run_dir: Path = typer.Argument(..., help="A pipeline run folder (thinkact pipeline --out RUN_DIR)."),
+    out: Path = typer.Option(None, "--out", "-o", help="Report folder (default RUN_DIR/report)."),
+    samples: int = typer.Option(30, help="Turns shown in the HTML sample browser."),
+    seed: int = typer.Option(0, help="Seed for picking the sample turns."),
+) -> None:
+    """Stage-by-split table (markdown, JSON), plots (PNG) and a self-contained report.html."""
+    from thinkact.evaluate.report import build_report
+    from thinkact.schema import DataError
+
+    try:
+        folder = build_report(run_dir, out, n_samples=samples, seed=seed)
+    except (DataError, OSError) as exc:
+        _fail(exc)
+    typer.echo((folder / "table.md").read_text(encoding="utf-8"))
+    typer.echo(f"report -> {folder / 'report.html'}")
+
+
+def _train(stage: str, config: Path, overwrite: bool, check: bool) -> None:
+    from rich.console import Console
+
+    from thinkact.schema import DataError
+    from thinkact.train.config import dump_config, load_stage_config
+    from thinkact.train.stage import train_stage
+
+    console = Console(soft_wrap=True)
+    try:
+        cfg = load_stage_config(config, stage)
+        if check:
+            console.print(f"{config}: valid {stage} config\n" + dump_config(cfg), markup=False, highlight=False)
+            return
+        model = train_stage(cfg, overwrite=overwrite, console=console)
+    except DataError as exc:
+        _fail(exc)
+    console.print(f"{stage}: model saved to {model}", markup=False)
+
+
+_CONFIG = typer.Option(..., "--config", "-c", help="Stage config (YAML); see configs/<preset>/<stage>.yaml.")
+_OVERWRITE = typer.Option(False, "--overwrite", help="Start over, deleting the stage folder (default: resume).")
+_CHECK = typer.Option(False, "--check", help="Only validate the config and print it resolved.")
+
+
+@train_app.command("sft")
+def train_sft(config: Path = _CONFIG, overwrite: bool = _OVERWRITE, check: bool = _CHECK) -> None:
+    """Base SFT: turn samples without reasoning, loss on the action only."""
+    _train("sft", config, overwrite, check)
+
+
+@train_app.command("coldstart")
+def train_coldstart(config: Path = _CONFIG, overwrite: bool = _OVERWRITE, check: bool = _CHECK) -> None:
+    """Cold start: a short SFT from the SFT model on the small reasoning set (<think> first)."""
+    _train("coldstart", config, overwrite, check)
+
+
+@train_app.command("grpo")
+def train_grpo(config: Path = _CONFIG, overwrite: bool = _OVERWRITE, check: bool = _CHECK) -> None:
+    """GRPO from the cold-start model, rewarded by the composite reward (each component logged)."""
+    _train("grpo", config, overwrite, check)
+
+
 def main() -> None:  # pragma: no cover - console entry
     app()
 
