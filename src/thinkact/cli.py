@@ -80,7 +80,7 @@ def data_turns(
 @app.command()
 def pretrain(out: str = typer.Option(..., "--out", help="Folder for the tokenizer, checkpoints and final model."),
              seed: int = typer.Option(0, help="Seed of the corpus, the tokenizer and the initial weights."),
-             max_steps: int = typer.Option(3000, help="Stop here even if the copy probe has not passed."),
+             max_steps: int = typer.Option(1200, help="Stop here even if the copy probe has not passed."),
              target: float = typer.Option(0.95, help="Copy-probe score that ends pretraining."),
              probe_every: int = typer.Option(100, help="Steps between probe runs (and checkpoints).")) -> None:
     """Build the quickstart base model: tokenizer, then a small Qwen3 pretrained on generated

@@ -31,6 +31,7 @@ LAST = ("garcia smith chen kim patel nguyen silva khan muller rossi novak ito lo
         "scott adams baker hall rivera campbell").split()
 CITIES = ("Austin Denver Boston Seattle Chicago Phoenix Portland Miami Dallas Atlanta Houston "
           "Toronto Lisbon Madrid Berlin Oslo").split()
+MAIL_DOMAINS = ("example.com", "mailbox.net", "inbox.io", "postbox.org", "webmail.co", "mail.com")
 STATUSES = ("pending processed delivered cancelled shipped active suspended confirmed "
             "refunded open closed").split()
 # (phrase in prose, key in JSON)
@@ -61,9 +62,14 @@ def identifier(rng: random.Random) -> str:
         return "".join(rng.choices(ALNUM_UPPER, k=rng.randint(6, 12)))
     if kind < 0.70:  # mixed-case alphanumeric
         return "".join(rng.choices(ALNUM, k=rng.randint(6, 12)))
-    if kind < 0.85:  # user handle, like mia_garcia_4516
+    if kind < 0.78:  # user handle, like mia_garcia_4516
         return f"{rng.choice(FIRST)}_{rng.choice(LAST)}_{rng.randint(1000, 9999)}"
-    if kind < 0.93:  # prefixed, like credit_card_7815826
+    if kind < 0.86:  # e-mail, like lena.k3x9@inbox.io
+        tail = "".join(rng.choices(string.ascii_lowercase + string.digits, k=rng.randint(3, 6)))
+        return f"{rng.choice(FIRST)}{rng.choice('._')}{tail}@{rng.choice(MAIL_DOMAINS)}"
+    if kind < 0.90:  # flight number, like UA1234
+        return "".join(rng.choices(string.ascii_uppercase, k=2)) + "".join(rng.choices(string.digits, k=rng.randint(3, 4)))
+    if kind < 0.95:  # prefixed, like credit_card_7815826
         return rng.choice(("credit_card_", "gift_card_", "paypal_", "item_", "ORD-", "TKT-")) + \
             "".join(rng.choices(string.digits, k=rng.randint(4, 8)))
     return "".join(rng.choices(string.ascii_lowercase + string.digits, k=rng.randint(6, 12)))

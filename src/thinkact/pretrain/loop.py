@@ -23,7 +23,7 @@ from typing import Any, Callable, Iterator
 import torch
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from thinkact.pretrain.corpus import TextSource, document, placeholder_text
+from thinkact.pretrain.corpus import TextSource, document
 from thinkact.pretrain.model import build_model, generation_config, n_params
 from thinkact.pretrain.probe import copy_probe, encode_segments
 from thinkact.pretrain.tokenizer import save_tokenizer, train_tokenizer
@@ -31,12 +31,13 @@ from thinkact.pretrain.tokenizer import save_tokenizer, train_tokenizer
 
 @dataclass
 class PretrainConfig:
-    max_steps: int = 3000
+    max_steps: int = 1200
     seed: int = 0
     vocab_size: int = 1536
     sizes: dict[str, int] = field(default_factory=dict)  # overrides of model.QUICKSTART
-    batch_tokens: int = 8192
-    short_len: int = 128
+    short_tokens: int = 2048  # tokens per batch while contexts are short
+    long_tokens: int = 4096
+    short_len: int = 64
     long_len: int = 512
     switch_acc: float = 0.8  # emphasised-token accuracy that ends the short phase
     lr: float = 1e-3
@@ -51,26 +52,11 @@ class PretrainConfig:
     threads: int = 0  # torch threads; 0 keeps torch's default
 
 
-def domain_source(strict: bool = False) -> TextSource:
-    """The bundled domains' natural text; the placeholder stands in when the benchmark is not
-    installed (never for the shipped model: `strict` refuses it)."""
-    try:
-        from thinkact.bench.corpus import domain_text
-    except ImportError:
-        if strict:
-            raise
-        return placeholder_text
-    return lambda seed, n: domain_text(seed, n)
+def domain_source() -> TextSource:
+    """The bundled domains' natural text (train split only: test and ood stay unseen)."""
+    from thinkact.bench.corpus import domain_text
 
-
-def tool_schema_texts() -> list[str]:
-    """JSON of the benchmark's tool schemas, so JSON punctuation and parameter names are in
-    the vocabulary; empty when the benchmark does not provide them."""
-    try:
-        from thinkact.bench.corpus import schema_text
-    except ImportError:
-        return []
-    return list(schema_text())
+    return lambda seed, n: domain_text(seed, n, splits=("train",))
 
 
 def lr_at(step: int, cfg: PretrainConfig) -> float:
@@ -88,9 +74,9 @@ def make_batch(tokenizer: Any, pool: list[str], cfg: PretrainConfig, step: int, 
     """Packed rows of documents separated by the pad/end-of-text token; returns input ids and
     per-token loss weights (0 on padding)."""
     rng = random.Random(f"{cfg.seed}:{step}")
-    seq = cfg.long_len if long else cfg.short_len
-    rows = max(1, cfg.batch_tokens // seq)
-    chars, share = ((300, 2200), 0.55) if long else ((40, 300), 0.9)
+    seq, tokens = (cfg.long_len, cfg.long_tokens) if long else (cfg.short_len, cfg.short_tokens)
+    rows = max(1, tokens // seq)
+    chars, share = ((300, 2200), 0.55) if long else ((30, 200), 0.9)
     sep = tokenizer.pad_token_id
     x = torch.full((rows, seq), sep, dtype=torch.long)
     w = torch.zeros((rows, seq))
@@ -136,7 +122,7 @@ def _save_checkpoint(ckpt: Path, model: Any, optim: Any, state: dict[str, Any]) 
 def _fit_tokenizer(out: Path, pool: list[str], cfg: PretrainConfig):
     rng = random.Random(f"tokenizer:{cfg.seed}")
     docs = ["".join(t for t, _ in document(rng, pool, rng.randint(200, 1500), 0.6)) for _ in range(3000)]
-    texts: Iterator[str] = iter(pool + docs + tool_schema_texts())
+    texts: Iterator[str] = iter(pool + docs)  # the pool holds the tools' JSON schemas too
     tok = train_tokenizer(texts, cfg.vocab_size)
     save_tokenizer(tok, out)
     return tok

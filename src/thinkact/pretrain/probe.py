@@ -16,7 +16,7 @@ from typing import Any, Sequence
 
 import torch
 
-from thinkact.pretrain.corpus import copy_document, placeholder_text
+from thinkact.pretrain.corpus import copy_document
 
 ALNUM = string.ascii_letters + string.digits
 
