@@ -1,0 +1,114 @@
+"""`thinkact report` on a synthetic run folder: table, plots and a self-contained HTML page."""
+
+import json
+import math
+import random
+import re
+
+import pytest
+from conftest import make_samples
+from typer.testing import CliRunner
+
+from thinkact.cli import app
+from thinkact.evaluate.report import build_report
+from thinkact.grammar import render
+from thinkact.schema import Target, write_jsonl
+from thinkact.scoring import score_files
+
+STAGES = ("vanilla", "sft", "coldstart", "grpo")
+
+
+def stage_output(stage: str, sample, rng: random.Random) -> str:
+    """Plausible outputs: vanilla babbles, later stages are right more often and think."""
+    t = sample.target
+    if stage == "vanilla":
+        return rng.choice(["Hello! <script>alert(1)</script> How can I help?", "", '<tool_call>\n{"name": '])
+    right = rng.random() < {"sft": 0.6, "coldstart": 0.7, "grpo": 0.9}[stage]
+    if not right:
+        t = Target(kind="reply", content="Could you give me your order id?") if t.kind == "tool_call" else \
+            Target(kind="tool_call", tool_calls=[c for m in sample.context for c in m.tool_calls])
+    reasoning = None if stage == "sft" else f"The user wrote about {sample.context[0].content[-6:-1]} & <order>."
+    return render(t.model_copy(update={"reasoning": reasoning}), think=stage != "sft")
+
+
+def make_run_dir(root, n=24, grpo=True):
+    rng = random.Random(0)
+    splits = {"test": make_samples(n), "ood": [s.model_copy(update={"id": "ood-" + s.id,
+                                                                  "conversation_id": "ood-" + s.conversation_id})
+                                             for s in make_samples(n // 2)]}
+    rows = []
+    for split, samples in splits.items():
+        write_jsonl(root / "data" / f"turns_{split}.jsonl", samples)
+        for stage in STAGES if grpo else STAGES[:3]:
+            folder = root / "eval" / stage / split
+            write_jsonl(folder / "predictions.jsonl",
+                        [{"id": s.id, "output": stage_output(stage, s, rng)} for s in samples])
+            scores = score_files(root / "data" / f"turns_{split}.jsonl", folder / "predictions.jsonl",
+                                 out=folder / "scores.json")
+            rows.append({"stage": stage, "split": split, "metrics": scores["metrics"]})
+    (root / "results.json").write_text(json.dumps({"rows": rows}))
+    for stage, steps in (("sft", 40), ("coldstart", 12)):
+        log = [{"step": i, "epoch": i / steps, "loss": 3 * math.exp(-i / 10) + 0.1 * rng.random()}
+               for i in range(1, steps + 1)]
+        write_jsonl(root / "stages" / stage / "train_log.jsonl", log + [{"step": steps, "train_loss": 1.0}])
+    if grpo:
+        log = []
+        for i in range(1, 61):
+            p = 1 - math.exp(-i / 20)
+            comps = {"format": 0.7 + 0.3 * p, "decision": 0.5 + 0.4 * p, "tool": 0.2 + 0.6 * p,
+                     "answer": 0.3 + 0.3 * p, "efficiency": 1 - 0.2 * p}
+            comps = {k: min(1.0, v + 0.05 * (rng.random() - 0.5)) for k, v in comps.items()}
+            log.append({"step": i, "epoch": i / 60, "loss": 0.01 * rng.random(), "reward": sum(comps.values()) / 5,
+                        **{f"rewards/{k}/mean": v for k, v in comps.items()},
+                        "frac_reward_zero_std": 0.6 * (1 - p), "reasoning_length": 40 - 15 * p + 3 * rng.random(),
+                        "completions/mean_length": 80 - 20 * p})
+        path = root / "stages" / "grpo" / "train_log.jsonl"
+        write_jsonl(path, log)
+        with path.open("a") as fh:
+            fh.write('{"step": 61, "rew')  # a line cut short by a kill
+    return rows
+
+
+def test_report_from_synthetic_run(tmp_path):
+    rows = make_run_dir(tmp_path)
+    r = CliRunner().invoke(app, ["report", str(tmp_path)])
+    assert r.exit_code == 0, r.output
+    out = tmp_path / "report"
+
+    table = json.loads((out / "table.json").read_text())
+    assert [(x["split"], x["stage"]) for x in table["rows"]] == [(sp, st) for sp in ("test", "ood") for st in STAGES]
+    want = {(x["stage"], x["split"]): x["metrics"] for x in rows}
+    for x in table["rows"]:
+        assert x["turn_accuracy"] == want[(x["stage"], x["split"])]["turn_accuracy"]
+    md = (out / "table.md").read_text().splitlines()
+    assert md[0].startswith("| split | stage | turn acc.") and len(md) == 2 + 8
+
+    pngs = sorted(p.name for p in out.glob("*.png"))
+    assert pngs == ["grpo_rewards.png", "reasoning_length.png", "stage_comparison.png", "training_loss.png"]
+    for p in out.glob("*.png"):
+        assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and p.stat().st_size > 10_000
+
+    page = (out / "report.html").read_text()
+    assert page.count("data:image/png;base64,") == 4
+    assert not re.search(r"""(src|href)=["'](?!data:)""", page)  # nothing external
+    assert "<script" not in page and "<link" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page  # model text is escaped
+    samples = re.findall(r'<details class="sample">', page)
+    assert len(samples) == 30
+    assert page.count('<span class="id">ood-') == 12  # all of the small split, the rest from test
+    assert page.count('<div class="stage">') == 30 * 4
+
+
+def test_report_is_seeded_and_skips_missing_parts(tmp_path):
+    make_run_dir(tmp_path, grpo=False)
+    a = build_report(tmp_path, tmp_path / "a", n_samples=10, seed=3)
+    b = build_report(tmp_path, tmp_path / "b", n_samples=10, seed=3)
+    ids = lambda d: re.findall(r'<span class="id">([^<]+)<', (d / "report.html").read_text())  # noqa: E731
+    assert ids(a) == ids(b) and len(ids(a)) == 10
+    assert not (a / "grpo_rewards.png").exists() and not (a / "reasoning_length.png").exists()
+    assert (a / "stage_comparison.png").exists()
+
+
+def test_report_without_results_is_a_clear_error(tmp_path):
+    r = CliRunner().invoke(app, ["report", str(tmp_path)])
+    assert r.exit_code == 1 and "nothing to report" in r.output
