@@ -210,6 +210,37 @@ def eval_bfcl(
     typer.echo(f"results -> {out}")
 
 
+@eval_app.command("episodes")
+def eval_episodes(
+    model: str = typer.Option(..., "--model", help="Model folder (or served name with --backend openai)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Results JSON (episodes.jsonl goes beside it)."),
+    split: str = typer.Option("test", help="Goals from this split: train, test or ood."),
+    goals: int = typer.Option(20, help="Number of user goals."),
+    trials: int = typer.Option(4, help="Trials per goal (pass^k needs k trials)."),
+    k: list[int] = typer.Option([1, 2, 4], "--k", help="pass^k for these k; repeat for several."),
+    seed: int = typer.Option(0, help="Seed for sampling the goals."),
+    max_actions: int = typer.Option(40, help="Most agent actions per episode."),
+    batch_size: int = typer.Option(32, help="Episodes in flight (their actions are generated together)."),
+    max_new_tokens: int = typer.Option(256, help="Most tokens generated per action."),
+    backend: Backend = typer.Option("hf", help="hf, vllm or openai."),
+    endpoint: str = typer.Option(None, help="OpenAI-compatible base URL."),
+) -> None:
+    """Play the bundled user simulator with the model as the agent: goal completion and pass^k."""
+    from thinkact.evaluate.episodes import evaluate_episodes
+    from thinkact.schema import DataError
+
+    try:
+        s = evaluate_episodes(model, out=out, split=split, n_goals=goals, trials=trials, ks=tuple(k),
+                              seed=seed, max_actions=max_actions, backend=backend, endpoint=endpoint,
+                              batch_size=batch_size, max_new_tokens=max_new_tokens)
+    except (DataError, OSError, ImportError, RuntimeError, ValueError) as exc:
+        _fail(exc)
+    passes = "  ".join(f"{key} {v:.3f}" for key, v in s.items() if key.startswith("pass^"))
+    typer.echo(f"{s['episodes']} episodes ({s['goals']} goals x {s['trials']} trials, {split}): "
+               f"success {s['success_rate']:.3f}  {passes}  malformed {s['malformed_rate']:.3f}")
+    typer.echo(f"results -> {out}")
+
+
 @app.command()
 def report(
     run_dir: Path = typer.Argument(..., help="A pipeline run folder (thinkact pipeline --out RUN_DIR)."),

@@ -1,0 +1,201 @@
+"""End-to-end episodes: the model as the agent against the bundled user simulator and backend.
+
+Each user goal is played `trials` times (the user's wording changes per trial); an episode
+succeeds when the backend's final state is the goal's and the agent told the user what they
+asked for. Reported: success rate and tau-bench's pass^k (k = 1, 2, 4 by default: the chance
+that k trials of a goal all succeed).
+
+The model policy builds the prompt from the episode's context (system, tools, messages so far),
+generates, and hands the raw text to the simulator, which parses it with the action grammar.
+Episodes run in threads so that their policy calls can be batched: a call waits until every
+running episode is waiting for an action too, then all of them go to the generator as one
+batch. Generation stays in the calling thread; only the light simulator work runs in threads.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+from collections import defaultdict
+from pathlib import Path
+from typing import Any, Callable
+
+from rich.progress import Progress
+
+from thinkact.evaluate.generation import make_generator
+from thinkact.evaluate.runner import progress_bar
+from thinkact.schema import Message, Target, TurnSample, write_jsonl
+
+
+def context_sample(sample_id: str, system: str, tools: list[dict[str, Any]],
+                   context: list[Message]) -> TurnSample:
+    """A live context as a turn sample (its target is a placeholder: nothing is scored here)."""
+    return TurnSample(id=sample_id, conversation_id=sample_id, turn_index=0, system=system,
+                      tools=tools, context=context, target=Target(kind="reply", content="..."))
+
+
+class BatchingPolicy:
+    """Collects policy calls from episode threads and answers them in batches."""
+
+    def __init__(self, generator: Any, workers: int):
+        self.generator = generator
+        self.cond = threading.Condition()
+        self.pending: list[tuple[TurnSample, dict[str, Any]]] = []
+        self.running = workers  # worker threads not yet finished
+        self.error: BaseException | None = None
+        self.batches = 0
+
+    def ask(self, sample: TurnSample) -> str:
+        """Called from an episode thread: block until this sample's output is ready."""
+        slot: dict[str, Any] = {}
+        with self.cond:
+            self.pending.append((sample, slot))
+            self.cond.notify_all()
+            while "output" not in slot and self.error is None:
+                self.cond.wait()
+            if "output" not in slot:
+                raise RuntimeError("generation failed") from self.error
+            return slot["output"]
+
+    def finished(self) -> None:
+        with self.cond:
+            self.running -= 1
+            self.cond.notify_all()
+
+    def serve(self, on_batch: Callable[[int], None] | None = None) -> None:
+        """Run in the calling thread until every worker has finished."""
+        while True:
+            with self.cond:
+                # Wait until every running worker is blocked on an action (or none is left).
+                while len(self.pending) < self.running:
+                    self.cond.wait()
+                if not self.pending:
+                    return
+                batch, self.pending = self.pending, []
+            try:
+                outputs = self.generator.generate([s for s, _ in batch])
+            except BaseException as exc:
+                with self.cond:
+                    self.error = exc
+                    self.cond.notify_all()
+                raise
+            with self.cond:
+                for (_, slot), out in zip(batch, outputs):
+                    slot["output"] = out
+                self.batches += 1
+                self.cond.notify_all()
+            if on_batch:
+                on_batch(len(batch))
+
+
+def run_episodes(generator: Any, goals: list[Any], *, trials: int = 4, max_actions: int = 40,
+                 concurrency: int = 32, bar: Progress | None = None) -> list[Any]:
+    """Play every goal `trials` times with the model policy; EpisodeResults in (goal, trial) order."""
+    from thinkact.bench.simulator import run_episode
+
+    jobs: queue.Queue = queue.Queue()
+    for g in goals:
+        for t in range(trials):
+            jobs.put((g, t))
+    total = jobs.qsize()
+    results: dict[tuple[str, int], Any] = {}
+    errors: list[BaseException] = []
+    workers = max(1, min(concurrency, total))
+    batcher = BatchingPolicy(generator, workers)
+    task = bar.add_task("episodes", total=total, rate="") if bar else None
+
+    def work() -> None:
+        try:
+            while not errors:
+                try:
+                    goal, trial = jobs.get_nowait()
+                except queue.Empty:
+                    return
+                step = 0
+
+                def policy(messages: list[Message]) -> str:
+                    nonlocal step
+                    step += 1
+                    return batcher.ask(context_sample(f"{goal.id}~{trial}@{step}", goal.system,
+                                                      goal.tools, messages))
+
+                results[(goal.id, trial)] = run_episode(goal, policy, trial=trial, max_actions=max_actions)
+                if bar:
+                    bar.advance(task, 1)
+        except BaseException as exc:  # reported in the calling thread
+            errors.append(exc)
+        finally:
+            batcher.finished()
+
+    threads = [threading.Thread(target=work, daemon=True) for _ in range(workers)]
+    for t in threads:
+        t.start()
+    try:
+        batcher.serve()
+    finally:
+        for t in threads:
+            t.join()
+    if errors:
+        raise errors[0]
+    return [results[(g.id, t)] for g in goals for t in range(trials)]
+
+
+def summarize(goals: list[Any], results: list[Any], trials: int, ks: tuple[int, ...]) -> dict[str, Any]:
+    from thinkact.bench.simulator import pass_hat_k
+
+    by_goal: dict[str, list[Any]] = defaultdict(list)
+    for r in results:
+        by_goal[r.goal_id].append(r)
+    successes = [[r.success for r in by_goal[g.id]] for g in goals]
+    n = len(results)
+    out: dict[str, Any] = {
+        "goals": len(goals), "trials": trials, "episodes": n,
+        "success_rate": sum(r.success for r in results) / n,
+        **{f"pass^{k}": pass_hat_k(successes, k) for k in ks if k <= trials},
+        "state_ok_rate": sum(r.state_ok for r in results) / n,
+        "outputs_ok_rate": sum(r.outputs_ok for r in results) / n,
+        "mean_actions": sum(r.actions for r in results) / n,
+        "malformed_rate": sum(r.malformed for r in results) / max(1, sum(r.actions for r in results)),
+    }
+    by_proc: dict[str, list[bool]] = defaultdict(list)
+    for g in goals:
+        by_proc[f"{g.domain}/{g.procedure}"] += [r.success for r in by_goal[g.id]]
+    out["by_procedure"] = {p: sum(v) / len(v) for p, v in sorted(by_proc.items())}
+    return out
+
+
+def evaluate_episodes(model: Any, *, out: str | Path, split: str = "test", n_goals: int = 20,
+                      trials: int = 4, ks: tuple[int, ...] = (1, 2, 4), seed: int = 0,
+                      max_actions: int = 40, tokenizer: Any = None, backend: str = "hf",
+                      endpoint: str | None = None, batch_size: int = 32, max_new_tokens: int = 256,
+                      generator: Any = None) -> dict[str, Any]:
+    """Play `n_goals` goals of `split`, `trials` times each, with the model as the agent.
+
+    Writes `out` (summary plus one line per episode) and `episodes.jsonl` beside it (every
+    episode as a canonical conversation, reasoning included, for reading); returns the summary.
+    """
+    from thinkact.bench.simulator import sample_goals
+
+    if trials < 1 or n_goals < 1:
+        raise ValueError("n_goals and trials must be at least 1")
+    out = Path(out)
+    goals = sample_goals(split, n_goals, seed)
+    if generator is None:
+        generator = make_generator(backend, model, tokenizer=tokenizer, endpoint=endpoint,
+                                   batch_size=batch_size, max_new_tokens=max_new_tokens)
+    with progress_bar() as bar:
+        results = run_episodes(generator, goals, trials=trials, max_actions=max_actions,
+                               concurrency=batch_size, bar=bar)
+    summary = {"split": split, "seed": seed, **summarize(goals, results, trials, ks)}
+    goal_by_id = {g.id: g for g in goals}
+    summary["per_episode"] = [
+        {"goal_id": r.goal_id, "trial": i % trials, "procedure": goal_by_id[r.goal_id].procedure,
+         "outcome": goal_by_id[r.goal_id].outcome, "behaviours": goal_by_id[r.goal_id].behaviours(),
+         "success": r.success, "state_ok": r.state_ok,
+         "outputs_ok": r.outputs_ok, "actions": r.actions, "malformed": r.malformed}
+        for i, r in enumerate(results)]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    write_jsonl(out.parent / "episodes.jsonl", (r.conversation for r in results))
+    return summary
