@@ -67,17 +67,16 @@ def hand_made(n: int, seed: int = 0) -> list[TurnSample]:
 
 
 def default_samples(n: int) -> tuple[list[TurnSample], str]:
+    """Test-split turns of the bundled benchmark (hand-made ones if it is not available)."""
     try:
-        from thinkact.bench.generate import generate_benchmark  # the bundled benchmark
-        from thinkact.data.turns import make_turns
-        from thinkact.schema import read_conversations
+        from thinkact.bench.generator import generate
     except ImportError:
         return hand_made(n), "hand-made"
     with tempfile.TemporaryDirectory() as tmp:
-        generate_benchmark(Path(tmp), seed=0)
-        samples = make_turns(read_conversations(Path(tmp) / "test.jsonl"))
+        generate(tmp, seed=0, sizes={"train": 20, "test": max(10, n // 4), "ood": 5}, progress=False)
+        samples = read_turns(Path(tmp) / "test_turns.jsonl")
     random.Random(0).shuffle(samples)
-    return samples[:n], "bundled benchmark test split"
+    return samples[:n], f"bundled benchmark, test split ({len(samples[:n])} turns)"
 
 
 def timed(gen: HFGenerator, samples: list[TurnSample]) -> tuple[list[str], float, int]:
@@ -114,7 +113,8 @@ def main() -> None:
         model, tok = load_model(model_dir)
 
     n_params = sum(p.numel() for p in model.parameters())
-    seq_out, seq_s, new_tokens = timed(HFGenerator(model, tok, batch_size=1, max_new_tokens=args.max_new_tokens), samples)
+    seq_out, seq_s, new_tokens = timed(HFGenerator(model, tok, batch_size=1,
+                                                   max_new_tokens=args.max_new_tokens), samples)
     bat_out, bat_s, _ = timed(HFGenerator(model, tok, batch_size=args.batch_size,
                                        max_new_tokens=args.max_new_tokens), samples)
     print(json.dumps({

@@ -5,7 +5,6 @@ import math
 import random
 import re
 
-import pytest
 from conftest import make_samples
 from typer.testing import CliRunner
 

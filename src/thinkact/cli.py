@@ -77,6 +77,26 @@ def data_turns(
                     f"{len(turns) - calls} replies, {thought} with reasoning) -> {out}", markup=False)
 
 
+@data_app.command("generate")
+def data_generate(
+    out: Path = typer.Option(..., "--out", "-o", help="Output folder."),
+    seed: int = typer.Option(0, help="Seed: the same seed gives byte-identical files."),
+    train: int = typer.Option(2000, help="Train conversations."),
+    test: int = typer.Option(300, help="Test conversations (train procedures, unseen entities)."),
+    ood: int = typer.Option(300, help="Ood conversations (procedures never seen in train)."),
+    coldstart: int = typer.Option(96, help="Cold-start turn samples with reasoning (fewer than 100)."),
+) -> None:
+    """Generate the bundled benchmark: train/test/ood conversations, their turn samples, a
+    cold-start set, APIGen-MT copies and a manifest."""
+    from thinkact.bench.generator import generate
+
+    try:
+        m = generate(out, seed=seed, sizes={"train": train, "test": test, "ood": ood}, coldstart=coldstart)
+    except ValueError as exc:
+        _fail(exc)
+    sizes = ", ".join(f"{k} {v}" for k, v in m["sizes"].items())
+    typer.echo(f"{sizes} conversations, coldstart {m['coldstart']} turn samples -> {out}")
+
 @app.command()
 def pretrain(out: str = typer.Option(..., "--out", help="Folder for the tokenizer, checkpoints and final model."),
              seed: int = typer.Option(0, help="Seed of the corpus, the tokenizer and the initial weights."),

@@ -89,6 +89,17 @@ class BatchingPolicy:
                 on_batch(len(batch))
 
 
+def model_policy(batcher: BatchingPolicy, goal: Any, trial: int) -> Callable[[list[Message]], str]:
+    """The policy the simulator calls: the context as a turn sample, the model's raw text back."""
+    steps = iter(range(1, 10**9))
+
+    def policy(messages: list[Message]) -> str:
+        sid = f"{goal.id}~{trial}@{next(steps)}"
+        return batcher.ask(context_sample(sid, goal.system, goal.tools, messages))
+
+    return policy
+
+
 def run_episodes(generator: Any, goals: list[Any], *, trials: int = 4, max_actions: int = 40,
                  concurrency: int = 32, bar: Progress | None = None) -> list[Any]:
     """Play every goal `trials` times with the model policy; EpisodeResults in (goal, trial) order."""
@@ -112,15 +123,8 @@ def run_episodes(generator: Any, goals: list[Any], *, trials: int = 4, max_actio
                     goal, trial = jobs.get_nowait()
                 except queue.Empty:
                     return
-                step = 0
-
-                def policy(messages: list[Message]) -> str:
-                    nonlocal step
-                    step += 1
-                    return batcher.ask(context_sample(f"{goal.id}~{trial}@{step}", goal.system,
-                                                      goal.tools, messages))
-
-                results[(goal.id, trial)] = run_episode(goal, policy, trial=trial, max_actions=max_actions)
+                results[(goal.id, trial)] = run_episode(goal, model_policy(batcher, goal, trial),
+                                                        trial=trial, max_actions=max_actions)
                 if bar:
                     bar.advance(task, 1)
         except BaseException as exc:  # reported in the calling thread

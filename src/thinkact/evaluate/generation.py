@@ -26,24 +26,27 @@ from typing import Any, Callable
 
 from thinkact.chat import build_prompt, chat_tools
 from thinkact.grammar import CALL_CLOSE, CALL_OPEN, THINK_CLOSE, THINK_OPEN, render_call
-from thinkact.schema import Message, ToolCall, TurnSample
+from thinkact.schema import ToolCall, TurnSample
 
 Advance = Callable[[int], None] | None
 
 
 def load_model(path: str | Path, tokenizer: Any = None) -> tuple[Any, Any]:
-    """A model folder (or hub id) as an fp32 causal LM in eval mode, plus its tokenizer."""
+    """A model folder (or hub id, or preset name the training code knows) as a causal LM in
+    eval mode (fp32 on CPU, on the GPU when there is one), plus its tokenizer."""
     try:  # the training code's loader knows about adapters and presets
         from thinkact.train.models import load_model_and_tokenizer
     except ImportError:
         load_model_and_tokenizer = None
+    import torch
     if load_model_and_tokenizer is not None:
         model, tok = load_model_and_tokenizer(str(path))
     else:
-        import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
         model = AutoModelForCausalLM.from_pretrained(str(path), dtype=torch.float32)
         tok = AutoTokenizer.from_pretrained(str(path))
+    if torch.cuda.is_available():
+        model.to("cuda")
     model.eval()
     return model, tokenizer if tokenizer is not None else tok
 
@@ -271,11 +274,3 @@ def make_generator(backend: str, model: Any, *, tokenizer: Any = None, endpoint:
         raise ValueError("a loaded model needs its tokenizer")
     return HFGenerator(model, tokenizer, batch_size=batch_size, max_new_tokens=max_new_tokens)
 
-
-def context_sample(sample_id: str, system: str, tools: list[dict[str, Any]],
-                   context: list[Message]) -> TurnSample:
-    """A turn sample with no reference action, for generating from a live context."""
-    from thinkact.schema import Target
-    return TurnSample(id=sample_id, conversation_id=sample_id, turn_index=0, system=system,
-                      tools=tools, context=context,
-                      target=Target(kind="reply", content=""))

@@ -322,7 +322,8 @@ def pick_samples(run_dir: Path, stages: list[str], splits: list[str], n: int,
 CSS = """
 body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:0;color:#1f2933;background:#f5f7fa}
 main{max-width:1180px;margin:0 auto;padding:24px 28px 60px}
-h1{font-size:24px;margin:0 0 4px}h2{font-size:18px;margin:32px 0 10px;border-bottom:2px solid #e4e7eb;padding-bottom:4px}
+h1{font-size:24px;margin:0 0 4px}
+h2{font-size:18px;margin:32px 0 10px;border-bottom:2px solid #e4e7eb;padding-bottom:4px}
 .sub{color:#616e7c;margin:0 0 18px;font-size:13px}
 table{border-collapse:collapse;font-size:13px;background:#fff}
 th,td{padding:5px 8px;border-bottom:1px solid #e4e7eb;text-align:right;white-space:nowrap}
@@ -334,7 +335,8 @@ figure{margin:14px 0;background:#fff;border:1px solid #e4e7eb;border-radius:6px;
 figure img{max-width:100%;height:auto;display:block;margin:0 auto}
 figcaption{color:#616e7c;font-size:12px;margin-top:6px}
 details.sample{background:#fff;border:1px solid #e4e7eb;border-radius:6px;margin:8px 0}
-details.sample>summary{cursor:pointer;padding:8px 12px;font-size:13px;display:flex;gap:8px;align-items:center;flex-wrap:wrap}
+details.sample>summary{cursor:pointer;padding:8px 12px;font-size:13px;display:flex;gap:8px;
+  align-items:center;flex-wrap:wrap}
 details.sample>summary::-webkit-details-marker{display:none}details.sample>summary{list-style:none}
 details.sample>summary::before{content:'\\25B8';color:#7b8794}details.sample[open]>summary::before{content:'\\25BE'}
 details.sample[open]>summary{border-bottom:1px solid #e4e7eb;background:#f8fafc}
@@ -343,7 +345,8 @@ details.sample[open]>summary{border-bottom:1px solid #e4e7eb;background:#f8fafc}
 .msg{border-left:3px solid #cbd2d9;padding:4px 8px;margin:4px 0;background:#f8fafc;font-size:12.5px}
 .msg .role{font-size:11px;font-weight:700;color:#616e7c;text-transform:uppercase}
 .msg.user{border-color:#4c78a8}.msg.assistant{border-color:#54a24b}.msg.tool{border-color:#b279a2}
-pre{white-space:pre-wrap;word-break:break-word;margin:2px 0;font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12px}
+pre{white-space:pre-wrap;word-break:break-word;margin:2px 0;font-size:12px;
+  font-family:ui-monospace,Menlo,Consolas,monospace}
 .think{background:#fff8e6;border-left:3px solid #f5b301;padding:4px 8px;margin:4px 0;font-size:12px;color:#5c4400}
 .stage{border:1px solid #e4e7eb;border-radius:6px;padding:6px 9px;margin:0 0 8px}
 .stage h4{margin:0 0 4px;font-size:13px;display:flex;justify-content:space-between}
@@ -381,9 +384,9 @@ def _action_html(target: Target | None, raw: str) -> str:
     if target is None:
         return f'<pre>{_e(raw) if raw.strip() else "(empty output)"}</pre>'
     think = f'<div class="think"><pre>{_e(target.reasoning)}</pre></div>' if target.reasoning else ""
-    if target.kind == "tool_call":
-        return think + f'<div class="msg assistant"><div class="role">tool call</div><pre>{_e(_calls_text(target.tool_calls))}</pre></div>'
-    return think + f'<div class="msg assistant"><div class="role">reply</div><pre>{_e(target.content)}</pre></div>'
+    label, body = ("tool call", _calls_text(target.tool_calls)) if target.kind == "tool_call" else (
+        "reply", target.content)
+    return think + f'<div class="msg assistant"><div class="role">{label}</div><pre>{_e(body)}</pre></div>'
 
 
 def _stage_html(stage: str, view: dict[str, Any]) -> str:
@@ -398,7 +401,8 @@ def _stage_html(stage: str, view: dict[str, Any]) -> str:
     comps = view.get("components") or {}
     comp_html = "".join(f"<span>{_e(k)} {'–' if v is None else f'{v:.2f}'}</span>" for k, v in comps.items())
     problems = view.get("problems") or parsed.problems
-    prob_html = ("<ul class=\"problems\">" + "".join(f"<li>{_e(p)}</li>" for p in problems) + "</ul>") if problems else ""
+    prob_html = "".join(f"<li>{_e(p)}</li>" for p in problems)
+    prob_html = f'<ul class="problems">{prob_html}</ul>' if prob_html else ""
     return (f'<div class="stage">{head}{_action_html(target, view["output"])}'
             f'<div class="comps">{comp_html}</div>{prob_html}</div>')
 
