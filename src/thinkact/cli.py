@@ -97,6 +97,7 @@ def data_generate(
     sizes = ", ".join(f"{k} {v}" for k, v in m["sizes"].items())
     typer.echo(f"{sizes} conversations, coldstart {m['coldstart']} turn samples -> {out}")
 
+
 @app.command()
 def pretrain(out: str = typer.Option(..., "--out", help="Folder for the tokenizer, checkpoints and final model."),
              seed: int = typer.Option(0, help="Seed of the corpus, the tokenizer and the initial weights."),

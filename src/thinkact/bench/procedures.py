@@ -104,7 +104,7 @@ class Procedure:
     intents: tuple[str, ...]  # user fragments stating the intent; may embed "{<slot>}"
     steps: tuple[Step, ...]
     split: str = "train"  # "train": train and test; "ood": held out of training entirely
-    outputs: tuple[str, ...] = ()  # templates whose values a correct agent must tell the user
+    outputs: tuple = ()  # templates (or functions of the state) a correct agent must tell the user
 
     @property
     def slots(self) -> list[str]:

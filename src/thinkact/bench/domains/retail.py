@@ -170,6 +170,11 @@ def _list(s):
     return f"I found {len(orders)} order{'s' if len(orders) > 1 else ''} on {s['email']}: {listed}."
 
 
+def _first_listed(s):
+    orders = s["orders"]["orders"]
+    return orders[0]["order_id"] if orders else "no orders"
+
+
 FIND_ORDER = Lookup("get_order", {"order_id": "order_id"}, "order",
                     "I couldn't find an order with ID {order_id}. Could you double-check the order ID?")
 PENDING = "only pending orders can be cancelled or change shipping"
@@ -236,7 +241,7 @@ PROCEDURES = (
          Lookup("list_orders", {"email": "email"}, "orders",
                 "I couldn't find an account with the email {email}. Could you double-check the email?"),
          Inform(_list)),
-        split="ood"),
+        split="ood", outputs=(_first_listed,)),
 )
 
 FAQS = (
