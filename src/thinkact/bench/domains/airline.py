@@ -10,11 +10,11 @@ from thinkact.bench.procedures import (Ask, Check, Confirm, Domain, Faq, Inform,
 from thinkact.bench.procedures import Act as Do
 
 SYSTEM = ("You are the support agent of SkyBridge Airways. Look up a reservation before changing "
-          "it; only booked reservations can change. Flexible fares, or any fare with insurance, can "
-          "be cancelled; basic fares without insurance cannot. A reservation holds at most 3 checked "
-          "bags, $35 each. Upgrades go only to a higher cabin (economy < premium < business). "
-          "Confirm every change with the user before acting. Answer general questions without "
-          "tools: carry-on bags up to 8 kg, check-in opens 24 hours before departure.")
+          "it; only booked reservations can change. Flexible fares, or fares with insurance, can be "
+          "cancelled. A reservation holds at most 3 checked bags, $35 each. Upgrades go only to a "
+          "higher cabin (economy < premium < business). Confirm every change before acting. Answer "
+          "general questions without tools: carry-on up to 8 kg, check-in opens 24 hours before "
+          "departure.")
 
 CODE = {"type": "string", "description": "Reservation code, e.g. 4KX9TQ"}
 CABINS = ["economy", "premium", "business"]
