@@ -112,6 +112,8 @@ class HFGenerator:
                 n = len(encoded[i])
                 ids[row, width - n:] = torch.tensor(encoded[i], dtype=torch.long)
                 mask[row, width - n:] = 1
+            # generate() derives position ids from the mask (cumsum - 1), so a left-padded row
+            # sees the same positions as it would alone.
             with torch.inference_mode():
                 out = self.model.generate(
                     input_ids=ids.to(device), attention_mask=mask.to(device), do_sample=False,
@@ -119,9 +121,9 @@ class HFGenerator:
                     pad_token_id=self.pad_id, use_cache=True, temperature=None, top_p=None,
                     top_k=None)
             for row, i in enumerate(idx):
-                ids = cut_at_stop(out[row, width:].tolist(), self.stops)
-                self.new_tokens += len(ids)
-                outputs[i] = self.tokenizer.decode(ids, skip_special_tokens=False,
+                new = cut_at_stop(out[row, width:].tolist(), self.stops)
+                self.new_tokens += len(new)
+                outputs[i] = self.tokenizer.decode(new, skip_special_tokens=False,
                                                    clean_up_tokenization_spaces=False)
             if advance:
                 advance(len(idx))

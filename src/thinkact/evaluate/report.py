@@ -354,6 +354,7 @@ pre{white-space:pre-wrap;word-break:break-word;margin:2px 0;font-size:12px;
 .ok{background:#d7f5e3;color:#0b6e4f}.bad{background:#fde2e1;color:#a61b1b}
 .kind{background:#e0e8f9;color:#243b53}.snip{color:#7b8794;font-size:12px;overflow:hidden;text-overflow:ellipsis;white-space:nowrap;flex:1;min-width:0}.id{font-family:ui-monospace,monospace;font-weight:600}
 .comps{font-size:11.5px;color:#52606d;margin-top:4px}.comps span{margin-right:10px}
+.notes{font-size:13px;margin:10px 0 0 0;padding-left:20px}
 .problems{color:#a61b1b;font-size:11.5px;margin:3px 0 0 16px;padding:0}
 details.sys>summary{cursor:pointer;font-size:12px;color:#616e7c}
 @media (max-width:820px){.body{grid-template-columns:1fr}}
@@ -460,15 +461,39 @@ CAPTIONS = {
 }
 
 
+def headline(run_dir: Path) -> list[str]:
+    """One-line findings the pipeline summarised in results.json (relative gain of GRPO over
+    SFT, reward and reasoning length at the start and end of GRPO), when present."""
+    path = run_dir / "results.json"
+    try:
+        results = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    except json.JSONDecodeError:
+        return []
+    lines = [f"GRPO vs SFT turn accuracy on {split}: {gain * 100:+.1f}% relative"
+             for split, gain in (results.get("grpo_vs_sft_turn_accuracy") or {}).items()
+             if isinstance(gain, (int, float))]
+    g = results.get("grpo") or {}
+    if isinstance(g.get("reward_first"), (int, float)) and isinstance(g.get("reward_last"), (int, float)):
+        lines.append(f"GRPO mean reward: {g['reward_first']:.3f} at the start, {g['reward_last']:.3f} "
+                     f"at the end ({g.get('steps', '?')} steps)")
+    if isinstance(g.get("reasoning_length_first"), (int, float)) and isinstance(
+            g.get("reasoning_length_last"), (int, float)):
+        lines.append(f"GRPO reasoning length: {g['reasoning_length_first']:.1f} words at the start, "
+                     f"{g['reasoning_length_last']:.1f} at the end")
+    return lines
+
+
 def render_html(run_dir: Path, table: dict[str, Any], plots: list[Path], samples) -> str:
     figures = "".join(f"<figure>{_img(p)}<figcaption>{_e(CAPTIONS.get(p.name, p.stem))}</figcaption></figure>"
                       for p in plots)
     browser = "".join(_sample_html(*s) for s in samples) or "<p>No predictions found.</p>"
+    notes = "".join(f"<li>{_e(line)}</li>" for line in headline(run_dir))
+    notes = f'<ul class="notes">{notes}</ul>' if notes else ""
     return (f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
             f"<title>thinkact report: {_e(run_dir.name)}</title><style>{CSS}</style></head><body><main>"
             f"<h1>thinkact report</h1><p class=\"sub\">{_e(run_dir.resolve())}</p>"
-            f"<h2>Results by stage and split</h2>{_table_html(table)}"
+            f"<h2>Results by stage and split</h2>{_table_html(table)}{notes}"
             f"<h2>Plots</h2>{figures or '<p>No plots: no training logs or results.</p>'}"
             f"<h2>Sample turns ({len(samples)})</h2>"
             f"<p class=\"sub\">A seeded sample of evaluation turns: the context, the reference action and each "
