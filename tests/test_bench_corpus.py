@@ -1,5 +1,3 @@
-import json
-
 from thinkact.bench.backend import database
 from thinkact.bench.corpus import domain_text
 from thinkact.grammar import GRAMMAR_TAGS

@@ -28,7 +28,8 @@ class Decision:
     """The next action and what led to it."""
 
     target: Target
-    kind: str  # greet, smalltalk, faq, ask, lookup, not_found, refuse, confirm, act, error, inform, declined, closing
+    # greet, smalltalk, faq, ask, lookup, not_found, refuse, confirm, act, error, inform, declined, closing
+    kind: str
     procedure: str | None = None
     slot: str | None = None  # ask: the slot asked for
     known: dict[str, Any] = field(default_factory=dict)  # slot values known at this point
@@ -70,7 +71,7 @@ def _find(results, tool: str, args: dict[str, Any]) -> dict[str, Any] | None:
     return None
 
 
-def _confirmation(messages: list[Message], acts: list[list[P.Act]], text: str) -> str | None:
+def _confirmation(messages: list[Message], acts: list[list[P.UserAct]], text: str) -> str | None:
     """"yes", "no" or None: the user's answer after the last time the agent asked `text`."""
     asked = max((i for i, m in enumerate(messages) if m.role == "assistant" and m.content == text), default=None)
     if asked is None:
@@ -86,7 +87,7 @@ def _confirmation(messages: list[Message], acts: list[list[P.Act]], text: str) -
     return None
 
 
-def understood(acts: list[list[P.Act]]) -> tuple[str | None, dict[str, Any]]:
+def understood(acts: list[list[P.UserAct]]) -> tuple[str | None, dict[str, Any]]:
     """The intent (the first one stated) and each slot's latest value."""
     intent, slots = None, {}
     for a in acts:
@@ -98,7 +99,7 @@ def understood(acts: list[list[P.Act]]) -> tuple[str | None, dict[str, Any]]:
     return intent, slots
 
 
-def decide(domain: Domain | str, messages: list[Message], acts: list[list[P.Act]]) -> Decision:
+def decide(domain: Domain | str, messages: list[Message], acts: list[list[P.UserAct]]) -> Decision:
     """The next agent action. `acts` holds the meaning of each user message, in order."""
     domain = DOMAINS[domain] if isinstance(domain, str) else domain
     intent, slots = understood(acts)
@@ -204,7 +205,7 @@ def dry_run(domain: Domain, proc: Procedure, backend, slots: dict[str, Any], acc
     raise ValueError(f"procedure {proc.name} ends without informing the user")
 
 
-def oracle_policy(domain: Domain | str, understand: Callable[[str], list[P.Act]] | None = None
+def oracle_policy(domain: Domain | str, understand: Callable[[str], list[P.UserAct]] | None = None
                   ) -> Callable[[list[Message]], Target]:
     """The scripted agent as a policy: context -> action, reading user text with `understand`
     (by default the exact reader of the bundled utterance pools)."""

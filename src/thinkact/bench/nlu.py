@@ -19,9 +19,9 @@ from thinkact.bench.domains import DOMAINS
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
 
-def fragments(domain: P.Domain) -> list[tuple[str, P.Act | None]]:
+def fragments(domain: P.Domain) -> list[tuple[str, P.UserAct | None]]:
     """Every user fragment template of a domain with its act (None: the slot values alone)."""
-    out: list[tuple[str, P.Act | None]] = []
+    out: list[tuple[str, P.UserAct | None]] = []
     for proc in domain.procedures:
         out += [(t, ("intent", proc.name)) for t in proc.intents]
     for slot in domain.slots.values():
@@ -61,11 +61,11 @@ def _index(name: str):
     return by_first, wild
 
 
-def understand(domain: P.Domain | str, text: str) -> list[P.Act]:
+def understand(domain: P.Domain | str, text: str) -> list[P.UserAct]:
     """The acts of a user message; text no fragment matches becomes ("unknown", text)."""
     name = domain if isinstance(domain, str) else domain.name
     by_first, wild = _index(name)
-    acts: list[P.Act] = []
+    acts: list[P.UserAct] = []
     pos, n = 0, len(text)
     while pos < n:
         if text[pos].isspace():
@@ -87,5 +87,5 @@ def understand(domain: P.Domain | str, text: str) -> list[P.Act]:
     return acts
 
 
-def reader(domain: P.Domain | str) -> Callable[[str], list[P.Act]]:
+def reader(domain: P.Domain | str) -> Callable[[str], list[P.UserAct]]:
     return lambda text: understand(domain, text)

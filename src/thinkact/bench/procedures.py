@@ -22,7 +22,7 @@ from typing import Any, Callable, Union
 # understanding of user text is exact: ("intent", procedure), ("slot", name, value|None: taken
 # from the text), ("yes",), ("no",), ("faq", topic), ("greet",), ("smalltalk",), ("thanks",),
 # ("change",), ("sorry",).
-Act = tuple
+UserAct = tuple
 
 
 @dataclass(frozen=True)
@@ -174,7 +174,8 @@ def id_slot(name: str, label: str, ask: str, pattern: str, table: str,
     common = (f"The {label} is {v}.", f"It's {v}.", f"Sure, it's {v}.", f"{v}",
               f"Here you go: {v}.", f"My {label} is {v}.", f"Yes, it's {v}.", f"{v} is the {label}.",
               f"The correct one is {v}.", f"Let me check... it's {v}.", f"I have it here: {v}.")
-    return Slot(name=name, label=label, ask=ask, pattern=pattern, table=table, phrases=tuple(dict.fromkeys(common + extra)))
+    return Slot(name=name, label=label, ask=ask, pattern=pattern, table=table,
+                phrases=tuple(dict.fromkeys(common + extra)))
 
 
 def tool(name: str, description: str, **params: dict[str, Any]) -> dict[str, Any]:

@@ -56,66 +56,92 @@ def reasoning(d: Decision, rng: random.Random) -> str:
     """Two or three grounded sentences explaining decision `d`."""
     pick = rng.choice
     if d.kind == "greet":
-        return pick(("The user greeted me but has not said what they need yet, so I greet them back and ask how I can help.",
-                     "No request yet, only a greeting. I can't pick a procedure without one, so I ask what they need."))
+        return pick(("The user greeted me but has not said what they need yet, so I greet them "
+                     "back and ask how I can help.",
+                     "No request yet, only a greeting. I can't pick a procedure without one, so I "
+                     "ask what they need."))
     if d.kind == "smalltalk":
-        return pick(("The user is making small talk and has not asked for anything yet. I answer politely and ask how I can help.",
-                     "Just small talk so far, no request. I reply kindly and invite them to say what they need."))
+        return pick(("The user is making small talk and has not asked for anything yet. I answer "
+                     "politely and ask how I can help.",
+                     "Just small talk so far, no request. I reply kindly and invite them to say "
+                     "what they need."))
     proc = PROCEDURES[d.procedure] if d.procedure else None
     goal = proc.goal if proc else "get help"
-    wants = pick((f"The user wants to {goal}.", f"The request is to {goal}.", f"This is a request to {goal}."))
+    wants = pick((f"The user wants to {goal}.", f"The request is to {goal}.",
+                  f"This is a request to {goal}."))
     state = _describe(d.records, d.procedure)
     known = _known(d) if d.procedure else ""
     if d.kind == "faq":
-        answer = next((f.answer for dm in DOMAINS.values() for f in dm.faqs if f.topic == d.faq), "")
-        return pick((f"The user asks a general question, not part of the procedure. The policy answers it: {answer} No tool is needed, so I reply directly.",
-                     f"This is an off-procedure question. The policy already says: {answer} I answer it without calling a tool and keep the request open."))
+        answer = next(f.answer for dm in DOMAINS.values() for f in dm.faqs if f.topic == d.faq)
+        return pick((f"The user asks a general question, not part of the procedure. The policy "
+                     f"answers it: {answer} No tool is needed, so I reply directly.",
+                     f"This is an off-procedure question. The policy already says: {answer} I "
+                     f"answer it without calling a tool and keep the request open."))
     if d.kind == "ask":
-        slot = DOMAINS[proc.domain].slots[d.slot]
+        label = DOMAINS[proc.domain].slots[d.slot].label
         have = f" I have {known}" if known else " I have nothing yet"
         have += f", and {state}." if state else "."
-        return pick((f"{wants}{have} I still need the {slot.label} before I can go on, so I ask for it.",
-                     f"{wants} The {slot.label} is missing and I must not guess it.{have} I ask the user for it.",
-                     f"{wants}{have} Next in the procedure is the {slot.label}, which the user has not given, so I ask."))
+        return pick((f"{wants}{have} I still need the {label} before I can go on, so I ask for it.",
+                     f"{wants} The {label} is missing and I must not guess it.{have} I ask the user for it.",
+                     f"{wants}{have} Next in the procedure is the {label}, which the user has not "
+                     f"given, so I ask."))
     if d.kind == "lookup":
         c = d.target.tool_calls[0]
         args = ", ".join(f"{v}" for v in c.arguments.values())
         rule = _first_rule(proc)
-        why = (f"policy says {rule}, so I need its current state"
-               if rule else "I need its details to answer")
+        why = f"policy says {rule}, so I need its current state" if rule else "I need its details to answer"
         return pick((f"{wants} They gave {args}, not checked yet; {why}. I look it up first.",
                      f"{wants} I have {args} but no record for it yet, and {why}. So I call {c.name}.",
                      f"{wants} First I must verify {args}: {why}. Calling {c.name}."))
     if d.kind == "not_found":
-        return pick((f"{wants} The lookup returned an error: there is no such record. The identifier may be mistyped, so I ask the user to double-check it instead of guessing.",
-                     f"The backend found nothing for that identifier. I can't go on without a valid one, so I tell the user and ask them to check it."))
+        domain = DOMAINS[proc.domain]
+        ident = next((v for k, v in d.known.items() if not domain.slots[k].is_enum), "that identifier")
+        return pick((f"{wants} The lookup for {ident} returned an error: no such record. It may be "
+                     f"mistyped, so I ask the user to double-check it instead of guessing.",
+                     f"The backend found nothing for {ident}. I can't go on without a valid one, so "
+                     f"I tell the user and ask them to check it."))
     if d.kind == "refuse":
-        return pick((f"{wants} {_cap(state)}. Policy: {d.rule}. So I cannot do it, and I explain why without calling any tool.",
-                     f"{wants} I checked: {state}. The policy says {d.rule}, so this is not allowed; I tell the user politely.",
-                     f"{_cap(state)}. Since {d.rule}, the request to {goal} must be refused. I explain the reason."))
+        return pick((f"{wants} {_cap(state)}. Policy: {d.rule}. So I cannot do it, and I explain "
+                     f"why without calling any tool.",
+                     f"{wants} I checked: {state}. The policy says {d.rule}, so this is not "
+                     f"allowed; I tell the user politely.",
+                     f"{_cap(state)}. Since {d.rule}, the request to {goal} must be refused. I "
+                     f"explain the reason."))
     if d.kind == "confirm":
         ok = d.passed[-1] if d.passed else "nothing blocks it"
-        return pick((f"{wants} {_cap(state)}, which passes the check ({ok}). Changes need an explicit yes, so I summarize and ask to confirm.",
-                     f"{wants} I know {known}, and {state}, so it is allowed. Before changing anything I ask the user to confirm.",
-                     f"{_cap(state)}; {ok}, and this passes. Policy says confirm first, so I state the change and wait for a yes."))
+        return pick((f"{wants} {_cap(state)}, which passes the check ({ok}). Changes need an "
+                     f"explicit yes, so I summarize and ask to confirm.",
+                     f"{wants} I know {known}, and {state}, so it is allowed. Before changing "
+                     f"anything I ask the user to confirm.",
+                     f"{_cap(state)}; {ok}, and this passes. Policy says confirm first, so I state "
+                     f"the change and wait for a yes."))
     if d.kind == "act":
         c = d.target.tool_calls[0]
         confirmed = any(isinstance(s, P.Confirm) for s in proc.steps)
         said = "The user confirmed" if confirmed else "No confirmation is needed for this"
         args = ", ".join(f"{k}={v}" for k, v in c.arguments.items())
         return pick((f"{wants} {said}, and {state}. The checks passed, so I call {c.name} with {args}.",
-                     f"{said}. {_cap(state)}, which the policy allows. Now I make the change: {c.name}({args}).",
+                     f"{said}. {_cap(state)}, which the policy allows. Now I make the change: "
+                     f"{c.name}({args}).",
                      f"{wants} {said} and nothing blocks it, so I execute {c.name} with {args}."))
     if d.kind == "inform":
         if any(isinstance(s, P.Act) for s in proc.steps):
-            return pick((f"{wants} The tool call succeeded, so the change is done. I tell the user the result.",
-                         f"The {proc.steps[-2].tool} call returned success, so the change is made. I report the outcome to the user."))
+            return pick((f"{wants} The tool call succeeded, so the change is done. I tell the user "
+                         f"the result.",
+                         f"The {proc.steps[-2].tool} call returned success, so the change is made. "
+                         f"I report the outcome to the user."))
         return pick((f"{wants} I have the record: {state}. That answers the question, so I report it.",
-                     f"{_cap(state)}. This is what the user asked about, so I tell them; no change is needed."))
+                     f"{_cap(state)}. This is what the user asked about, so I tell them; no change "
+                     f"is needed."))
     if d.kind == "declined":
-        return pick((f"{wants} But the user said no to the confirmation. I must not change anything, so I tell them it stays as it is.",
-                     "The user declined the change. Acting now would break the policy, so I make no call and acknowledge it."))
+        return pick((f"{wants} But the user said no to the confirmation. I must not change "
+                     f"anything, so I tell them it stays as it is.",
+                     "The user declined the change. Acting now would break the policy, so I make "
+                     "no call and acknowledge it."))
     if d.kind == "closing":
-        return pick(("The request is already handled and the user is wrapping up. Nothing is left to do, so I close politely.",
-                     "The user is thanking me after the result. No action is needed, so I say goodbye."))
+        return pick(("The request is already handled and the user is wrapping up. Nothing is left "
+                     "to do, so I close politely.",
+                     "The user is thanking me after the result. No action is needed, so I say goodbye.",
+                     "Everything the user asked for is done and they are saying thanks. I reply "
+                     "politely; no tool is needed."))
     return f"{wants} The last call failed, so I tell the user what happened."

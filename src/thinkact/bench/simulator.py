@@ -171,11 +171,11 @@ class UserSimulator:
         self.faq_pending = goal.faq
         self.answering_faq: str | None = None  # the agent's question put aside for the faq
         self.thanked = False
-        self.acts: list[list[P.Act]] = []
+        self.acts: list[list[P.UserAct]] = []
         self.messages = 0
 
     # --- fragments
-    def _slot(self, name: str) -> tuple[str, list[P.Act]]:
+    def _slot(self, name: str) -> tuple[str, list[P.UserAct]]:
         slot = self.domain.slots[name]
         value = self.values[name]
         if self.bad_pending and not slot.is_enum and name == self._first_id():
@@ -188,13 +188,13 @@ class UserSimulator:
     def _first_id(self) -> str | None:
         return next((s for s in self.proc.slots if not self.domain.slots[s].is_enum), None)
 
-    def _request(self, with_slots: list[str]) -> tuple[list[str], list[P.Act]]:
+    def _request(self, with_slots: list[str]) -> tuple[list[str], list[P.UserAct]]:
         embeddable = [t for t in self.proc.intents if set(_placeholders(t)) <= set(with_slots)]
         with_slot = [t for t in embeddable if _placeholders(t)]
         plain = [t for t in embeddable if not _placeholders(t)]
         template = self.rng.choice(with_slot if with_slot and self.rng.random() < 0.5 else plain)
         inside = _placeholders(template)
-        acts: list[P.Act] = [("intent", self.proc.name)]
+        acts: list[P.UserAct] = [("intent", self.proc.name)]
         fill = {}
         for name in inside:
             text, a = self._slot(name)
@@ -210,7 +210,7 @@ class UserSimulator:
         self.stated = True
         return texts, acts
 
-    def _send(self, texts: list[str], acts: list[P.Act]) -> str:
+    def _send(self, texts: list[str], acts: list[P.UserAct]) -> str:
         self.acts.append(acts)
         self.messages += 1
         return " ".join(texts)

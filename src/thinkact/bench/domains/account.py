@@ -5,16 +5,15 @@ from __future__ import annotations
 import random
 
 from thinkact.bench import ids
-from thinkact.bench.procedures import (Ask, Check, Confirm, Domain, Faq, Inform, Lookup, Procedure,
+from thinkact.bench.procedures import (Act, Ask, Check, Confirm, Domain, Faq, Inform, Lookup, Procedure,
                                        Slot, ToolError, id_slot, tool)
-from thinkact.bench.procedures import Act as Do
 
 SYSTEM = ("You are the support agent of StreamBox, a streaming service. Look up the account (by "
           "email) or invoice before acting. Plans: basic $8, standard $13, premium $18 a month. Only "
           "active accounts can change plan or pause, for at most 3 months. Locked accounts must "
-          "verify by phone: never reset or cancel them. Only paid invoices can be refunded. Confirm changes before acting, except "
-          "password resets. Answer general questions without tools: up to 4 screens, downloads last "
-          "30 days.")
+          "verify by phone: never reset or cancel them. Only paid invoices can be refunded. Confirm "
+          "changes before acting, except password resets. Answer general questions without tools: "
+          "up to 4 screens, downloads last 30 days.")
 
 EMAIL = {"type": "string", "description": "Account email"}
 PLANS = {"basic": 8, "standard": 13, "premium": 18}
@@ -172,7 +171,7 @@ PROCEDURES = (
                "The account {email} is already on the {plan} plan, so there is nothing to change."),
          Confirm("To confirm: you want to switch {email} from {account[plan]} to {plan_text}. "
                  "Shall I go ahead?", "Okay, the account {email} stays on {account[plan]}."),
-         Do("change_plan", {"email": "email", "plan": "plan"}, "result"),
+         Act("change_plan", {"email": "email", "plan": "plan"}, "result"),
          Inform("Done! {email} is now on the {result[plan]} plan at ${result[monthly_price]} a month."))),
     Procedure("cancel_subscription", "account", "cancel a subscription", (
         "I want to cancel my subscription.", "Please cancel my StreamBox membership.",
@@ -184,7 +183,7 @@ PROCEDURES = (
          NOT_LOCKED,
          Confirm("To confirm: you want to cancel the subscription of {email}. Shall I go ahead?",
                  "Okay, I won't cancel it. The subscription of {email} continues."),
-         Do("cancel_subscription", {"email": "email"}, "result"),
+         Act("cancel_subscription", {"email": "email"}, "result"),
          Inform("The subscription of {email} is cancelled. You keep access until {result[access_until]}."))),
     Procedure("refund_invoice", "account", "refund an invoice", (
         "I'd like a refund for an invoice.", "I was charged and want my money back.",
@@ -197,14 +196,14 @@ PROCEDURES = (
                "I'm sorry, invoice {invoice_id} is {invoice[status]}; only paid invoices can be refunded."),
          Confirm("To confirm: you want a refund of ${invoice[amount]} for invoice {invoice_id} "
                  "({invoice[month]}). Shall I go ahead?", "Okay, I won't refund invoice {invoice_id}."),
-         Do("refund_invoice", {"invoice_id": "invoice_id"}, "result"),
+         Act("refund_invoice", {"invoice_id": "invoice_id"}, "result"),
          Inform("Invoice {invoice_id} is refunded: ${result[amount]} will be back on your card in a few days."))),
     Procedure("reset_password", "account", "reset the password of an account", (
         "I forgot my password.", "I can't log in to my account.", "I need to reset my password.",
         "My password isn't working anymore.", "Can you send me a password reset link?",
         "I can't sign in to {email}.", "Please reset the password for {email}."),
         (Ask("email"), FIND, NOT_LOCKED,
-         Do("reset_password", {"email": "email"}, "result"),
+         Act("reset_password", {"email": "email"}, "result"),
          Inform("I've sent a password reset link to {email}. It's valid for one hour."))),
     Procedure("pause_subscription", "account", "pause a subscription", (
         "I'd like to pause my subscription.", "Can I put my membership on hold?",
@@ -215,7 +214,7 @@ PROCEDURES = (
                "I'm sorry, a pause can last at most 3 months, so I can't pause it for {months_text}."),
          Confirm("To confirm: you want to pause the subscription of {email} for {months_text}. "
                  "Shall I go ahead?", "Okay, I won't pause the subscription of {email}."),
-         Do("pause_subscription", {"email": "email", "months": "months"}, "result"),
+         Act("pause_subscription", {"email": "email", "months": "months"}, "result"),
          Inform("Done! The subscription of {email} is paused for {months_text}.")),
         split="ood"),
 )

@@ -5,9 +5,8 @@ from __future__ import annotations
 import random
 
 from thinkact.bench import ids
-from thinkact.bench.procedures import (Ask, Check, Confirm, Domain, Faq, Inform, Lookup, Procedure,
+from thinkact.bench.procedures import (Act, Ask, Check, Confirm, Domain, Faq, Inform, Lookup, Procedure,
                                        Slot, ToolError, id_slot, tool)
-from thinkact.bench.procedures import Act as Do
 
 SYSTEM = ("You are the support agent of SkyBridge Airways. Look up a reservation before changing "
           "it; only booked reservations can change. Flexible fares, or fares with insurance, can be "
@@ -141,7 +140,8 @@ def _bags(n):
 
 
 SLOTS = {s.name: s for s in (
-    id_slot("reservation_code", "reservation code", "Could you give me your reservation code?", ids.CODE, "reservations",
+    id_slot("reservation_code", "reservation code", "Could you give me your reservation code?", ids.CODE,
+            "reservations",
             ("My booking reference is {reservation_code}.", "The booking code is {reservation_code}.",
              "Reservation {reservation_code}.", "The confirmation code is {reservation_code}.")),
     id_slot("flight_number", "flight number", "What is the flight number?", ids.FLIGHT, "flights",
@@ -212,7 +212,7 @@ PROCEDURES = (
          Confirm("To confirm: you want to cancel reservation {reservation_code}, {reservation[origin]} to "
                  "{reservation[destination]} on {reservation[date]}, for a refund of ${reservation[price]:.2f}. "
                  "Shall I go ahead?", "Okay, I won't cancel it. Reservation {reservation_code} stays booked."),
-         Do("cancel_reservation", {"reservation_code": "reservation_code"}, "result"),
+         Act("cancel_reservation", {"reservation_code": "reservation_code"}, "result"),
          Inform("Reservation {reservation_code} is cancelled. ${result[refund]:.2f} will be refunded to "
                 "your original payment method."))),
     Procedure("add_bags", "airline", "add checked bags to a reservation", (
@@ -226,7 +226,7 @@ PROCEDURES = (
                "a reservation holds at most 3."),
          Confirm("To confirm: you want to add {bags_text} to reservation {reservation_code}, at $35 each. "
                  "Shall I go ahead?", "Okay, I won't add any bags to reservation {reservation_code}."),
-         Do("add_bags", {"reservation_code": "reservation_code", "bags": "bags"}, "result"),
+         Act("add_bags", {"reservation_code": "reservation_code", "bags": "bags"}, "result"),
          Inform("Done! Reservation {reservation_code} now has {result[bags]} checked bags; the fee is "
                 "${result[fee]}."))),
     Procedure("upgrade_cabin", "airline", "upgrade the cabin of a reservation", (
@@ -240,7 +240,7 @@ PROCEDURES = (
          Confirm("To confirm: you want to move reservation {reservation_code} from {reservation[cabin]} to "
                  "{cabin}; the fare difference will be charged. Shall I go ahead?",
                  "Okay, reservation {reservation_code} stays in {reservation[cabin]}."),
-         Do("upgrade_cabin", {"reservation_code": "reservation_code", "cabin": "cabin"}, "result"),
+         Act("upgrade_cabin", {"reservation_code": "reservation_code", "cabin": "cabin"}, "result"),
          Inform("Done! Reservation {reservation_code} is now in {result[cabin]}."))),
     Procedure("special_meal", "airline", "request a special meal", (
         "I'd like to request a special meal.", "Can I get a special meal on my flight?",
@@ -249,7 +249,7 @@ PROCEDURES = (
         (Ask("reservation_code"), FIND, BOOKED, Ask("meal"),
          Confirm("To confirm: you want a {meal_text} meal on reservation {reservation_code}. Shall I go ahead?",
                  "Okay, I won't change the meal on reservation {reservation_code}."),
-         Do("set_meal", {"reservation_code": "reservation_code", "meal": "meal"}, "result"),
+         Act("set_meal", {"reservation_code": "reservation_code", "meal": "meal"}, "result"),
          Inform("Done! A {meal_text} meal is booked on reservation {reservation_code}.")),
         split="ood"),
 )

@@ -5,9 +5,8 @@ from __future__ import annotations
 import random
 
 from thinkact.bench import ids
-from thinkact.bench.procedures import (Ask, Check, Confirm, Domain, Faq, Inform, Lookup, Procedure,
+from thinkact.bench.procedures import (Act, Ask, Check, Confirm, Domain, Faq, Inform, Lookup, Procedure,
                                        Slot, ToolError, id_slot, tool)
-from thinkact.bench.procedures import Act as Do
 
 SYSTEM = ("You are the support agent of ShopLane, an online store. Look up an order before acting "
           "on it. Only pending orders can be cancelled or change shipping speed (standard, express, "
@@ -154,7 +153,8 @@ SLOTS = {s.name: s for s in (
 
 def _track(s):
     o = s["order"]
-    return {"pending": f"Order {o['order_id']} is pending: it has not shipped yet and will go out with {o['shipping']} shipping.",
+    return {"pending": f"Order {o['order_id']} is pending: it has not shipped yet and will go out with "
+                       f"{o['shipping']} shipping.",
             "processing": f"Order {o['order_id']} is processing and will ship soon.",
             "shipped": f"Order {o['order_id']} has shipped. The tracking number is {o.get('tracking')}.",
             "delivered": f"Order {o['order_id']} was delivered. The tracking number is {o.get('tracking')}.",
@@ -199,7 +199,7 @@ PROCEDURES = (
          Confirm("To confirm: you want to cancel order {order_id} (${order[total]:.2f}) because "
                  "{reason_text}. Shall I go ahead?",
                  "Okay, I won't cancel it. Order {order_id} stays as it is."),
-         Do("cancel_order", {"order_id": "order_id", "reason": "reason"}, "result"),
+         Act("cancel_order", {"order_id": "order_id", "reason": "reason"}, "result"),
          Inform("Order {order_id} is cancelled. The refund of ${result[refund]:.2f} will reach you "
                 "in 5-7 business days."))),
     Procedure("change_shipping", "retail", "change the shipping speed of an order", (
@@ -215,7 +215,7 @@ PROCEDURES = (
                "Order {order_id} already ships with {speed} shipping, so there is nothing to change."),
          Confirm("To confirm: you want order {order_id} to ship {speed} instead of {order[shipping]}. "
                  "Shall I go ahead?", "Okay, I'll leave the shipping of order {order_id} unchanged."),
-         Do("change_shipping", {"order_id": "order_id", "speed": "speed"}, "result"),
+         Act("change_shipping", {"order_id": "order_id", "speed": "speed"}, "result"),
          Inform("Done! Order {order_id} will now ship {result[shipping]}."))),
     Procedure("return_order", "retail", "return an order", (
         "I want to return an order.", "I'd like to send something back.", "How do I return my order?",
@@ -230,7 +230,7 @@ PROCEDURES = (
          Confirm("To confirm: you want to return order {order_id} because {return_reason_text}, for a "
                  "refund of ${order[total]:.2f}. Shall I go ahead?",
                  "Okay, I won't start a return for order {order_id}."),
-         Do("return_order", {"order_id": "order_id", "reason": "return_reason"}, "result"),
+         Act("return_order", {"order_id": "order_id", "reason": "return_reason"}, "result"),
          Inform("The return for order {order_id} has started. You'll get ${result[refund]:.2f} back "
                 "within 5-7 business days after we receive it."))),
     Procedure("list_orders", "retail", "list the orders on an account", (
