@@ -159,7 +159,8 @@ CHANGE = ("Actually, I changed my mind.", "Hmm, wait.", "On second thought, let 
 THANKS = ("Thanks, that's all.", "Great, thank you!", "Thank you so much.", "Perfect, thanks!",
           "Okay, thanks for your help.", "Alright, thanks. Bye!", "Got it, thank you.",
           "Thanks a lot, have a nice day.")
-SORRY = ("Oops, sorry.", "Sorry about that.", "My bad.", "Oh, sorry.", "Ah, my mistake.")
+SORRY = ("Oops, sorry.", "Sorry about that.", "My bad.", "Oh, sorry.", "Ah, my mistake.",
+         "Sorry, I must have typed it wrong.", "Oh no, let me look again.")
 
 # The agent's side of small talk.
 GREET_REPLY = "Hello! How can I help you today?"
@@ -173,7 +174,7 @@ def id_slot(name: str, label: str, ask: str, pattern: str, table: str,
     v = "{" + name + "}"
     common = (f"The {label} is {v}.", f"It's {v}.", f"Sure, it's {v}.", f"{v}",
               f"Here you go: {v}.", f"My {label} is {v}.", f"Yes, it's {v}.", f"{v} is the {label}.",
-              f"The correct one is {v}.", f"Let me check... it's {v}.", f"I have it here: {v}.")
+              f"Let me check... it's {v}.", f"I have it here: {v}.")
     return Slot(name=name, label=label, ask=ask, pattern=pattern, table=table,
                 phrases=tuple(dict.fromkeys(common + extra)))
 
