@@ -103,13 +103,14 @@ def pretrain(out: str = typer.Option(..., "--out", help="Folder for the tokenize
              seed: int = typer.Option(0, help="Seed of the corpus, the tokenizer and the initial weights."),
              max_steps: int = typer.Option(1200, help="Stop here even if the copy probe has not passed."),
              target: float = typer.Option(0.95, help="Copy-probe score that ends pretraining."),
-             probe_every: int = typer.Option(100, help="Steps between probe runs (and checkpoints).")) -> None:
+             probe_every: int = typer.Option(100, help="Steps between probe runs (and checkpoints)."),
+             threads: int = typer.Option(0, help="Torch CPU threads (0: torch's default); 1 is faster on a busy CPU.")) -> None:
     """Build the quickstart base model: tokenizer, then a small Qwen3 pretrained on generated
     text until the copy probe passes. Rerun the same command to resume a killed run."""
     from thinkact.pretrain.loop import PretrainConfig, pretrain as run
 
     summary = run(out, PretrainConfig(seed=seed, max_steps=max_steps, target=target,
-                                      probe_every=probe_every), log=typer.echo)
+                                      probe_every=probe_every, threads=threads), log=typer.echo)
     typer.echo(f"step {summary['step']}  probe {summary['probe']}  params {summary['params']:,}  "
                f"vocab {summary['vocab_size']}  {summary['tokens_per_s']:,} tokens/s  {summary['wall_s']} s")
 
