@@ -76,11 +76,14 @@ def identifier(rng: random.Random) -> str:
 
 
 def filler(rng: random.Random, pool: Sequence[str], chars: int) -> str:
-    """About `chars` characters of domain text drawn from `pool`."""
+    """About `chars` characters of domain text drawn from `pool`, the last piece cut at a word
+    boundary so short budgets stay short."""
     out: list[str] = []
     n = 0
     while n < chars:
         s = rng.choice(pool)
+        if n + len(s) > chars:
+            s = " ".join(s[:chars - n].split(" ")[:-1]) or s.split(" ")[0]
         out.append(s)
         n += len(s) + 1
     return " ".join(out)
@@ -91,9 +94,9 @@ def _cap(s: str) -> str:
 
 
 def copy_document(rng: random.Random, pool: Sequence[str], chars: int,
-                  make_id: Callable[[random.Random], str] = identifier) -> list[Segment]:
+                  make_id: Callable[[random.Random], str] = identifier, max_ids: int = 3) -> list[Segment]:
     """Identifiers stated among filler, then one (or more) asked back after a cue."""
-    n_ids = rng.randint(1, 3)
+    n_ids = rng.randint(1, max_ids)
     things = rng.sample(THINGS, n_ids)
     values = [make_id(rng) for _ in things]
     gap = max(0, chars // (n_ids + 1))
@@ -157,12 +160,14 @@ def prose_document(rng: random.Random, pool: Sequence[str], chars: int) -> list[
     return [(filler(rng, pool, chars), False)] if pool else [("", False)]
 
 
-def document(rng: random.Random, pool: Sequence[str], chars: int, copy_share: float) -> list[Segment]:
-    """One document: copy or lookup with probability `copy_share`, else domain prose."""
+def document(rng: random.Random, pool: Sequence[str], chars: int, copy_share: float,
+             lookup_share: float = 0.0) -> list[Segment]:
+    """One document: copy with probability `copy_share`, lookup with `lookup_share`, else
+    domain prose."""
     r = rng.random()
-    if r < copy_share * 0.65:
-        return copy_document(rng, pool, chars)
     if r < copy_share:
+        return copy_document(rng, pool, chars, max_ids=3 if chars > 300 else 2)
+    if r < copy_share + lookup_share:
         return lookup_document(rng, pool, chars)
     return prose_document(rng, pool, chars)
 

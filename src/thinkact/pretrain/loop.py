@@ -35,16 +35,16 @@ class PretrainConfig:
     seed: int = 0
     vocab_size: int = 1536
     sizes: dict[str, int] = field(default_factory=dict)  # overrides of model.QUICKSTART
-    short_tokens: int = 2048  # tokens per batch while contexts are short
+    short_tokens: int = 4096  # tokens per batch while contexts are short
     long_tokens: int = 4096
-    short_len: int = 64
+    short_len: int = 128
     long_len: int = 512
     switch_acc: float = 0.8  # emphasised-token accuracy that ends the short phase
     lr: float = 1e-3
     min_lr: float = 1e-4
     warmup: int = 50
     decay_frac: float = 0.25  # last share of max_steps: cosine decay to min_lr
-    emphasis: float = 4.0  # loss weight of tokens to copy or look up
+    emphasis: float = 5.0  # loss weight of tokens to copy or look up
     pool_size: int = 20000  # domain texts drawn once and sampled from
     probe_every: int = 100
     probe_n: int = 200
@@ -76,7 +76,8 @@ def make_batch(tokenizer: Any, pool: list[str], cfg: PretrainConfig, step: int, 
     rng = random.Random(f"{cfg.seed}:{step}")
     seq, tokens = (cfg.long_len, cfg.long_tokens) if long else (cfg.short_len, cfg.short_tokens)
     rows = max(1, tokens // seq)
-    chars, share = ((300, 2200), 0.55) if long else ((30, 200), 0.9)
+    # short contexts: one copy per document and little filler; long: the full mix
+    chars, copy, lookup = ((200, 1600), 0.45, 0.25) if long else ((0, 120), 0.85, 0.0)
     sep = tokenizer.pad_token_id
     x = torch.full((rows, seq), sep, dtype=torch.long)
     w = torch.zeros((rows, seq))
@@ -84,7 +85,7 @@ def make_batch(tokenizer: Any, pool: list[str], cfg: PretrainConfig, step: int, 
         ids: list[int] = []
         wts: list[float] = []
         while len(ids) < seq:
-            segs = document(rng, pool, rng.randint(*chars), share)
+            segs = document(rng, pool, rng.randint(*chars), copy, lookup)
             d_ids, d_mask = encode_segments(tokenizer, segs)
             ids += d_ids + [sep]
             wts += [cfg.emphasis if m else 1.0 for m in d_mask] + [1.0]
@@ -121,7 +122,8 @@ def _save_checkpoint(ckpt: Path, model: Any, optim: Any, state: dict[str, Any]) 
 
 def _fit_tokenizer(out: Path, pool: list[str], cfg: PretrainConfig):
     rng = random.Random(f"tokenizer:{cfg.seed}")
-    docs = ["".join(t for t, _ in document(rng, pool, rng.randint(200, 1500), 0.6)) for _ in range(3000)]
+    docs = ["".join(t for t, _ in document(rng, pool, rng.randint(200, 1500), 0.4, 0.2))
+            for _ in range(3000)]
     texts: Iterator[str] = iter(pool + docs)  # the pool holds the tools' JSON schemas too
     tok = train_tokenizer(texts, cfg.vocab_size)
     save_tokenizer(tok, out)
@@ -202,7 +204,8 @@ def pretrain(out_dir: str | Path, cfg: PretrainConfig | None = None, *,
                 t1 = time.perf_counter()
                 score = copy_probe(model, tokenizer, n=cfg.probe_n, seed=cfg.seed, pool=probe_src)
                 state["wall_s"] += time.perf_counter() - t1
-                state["history"].append({"step": step, "loss": round(loss.item(), 4), "probe": score,
+                state["history"].append({"step": step, "loss": round(loss.item(), 4), "copy_tok": round(acc_ema, 3),
+                                         "long": long, "probe": score,
                                          "wall_s": round(state["wall_s"], 1)})
                 log(json.dumps(state["history"][-1]))
                 passed = score >= cfg.target
