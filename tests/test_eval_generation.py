@@ -10,7 +10,7 @@ import pytest
 from thinkact import grammar
 from thinkact.evaluate.generation import (HFGenerator, OpenAIGenerator, decode_completion,
                                           load_model, make_generator, message_to_grammar,
-                                          openai_messages)
+                                          openai_messages, shared_prefix)
 from thinkact.schema import Message, Target, ToolCall, TurnSample
 
 TOOLS = [{"name": "get_order", "description": "Look up an order.",
@@ -28,7 +28,8 @@ def make_samples(n: int) -> list[TurnSample]:
             ctx += [Message(role="assistant", tool_calls=[ToolCall(name="get_order",
                                                                    arguments={"order_id": f"W{i}"})]),
                     Message(role="tool", name="get_order", content='{"status": "shipped"}')]
-        out.append(TurnSample(id=f"s{i}", conversation_id=f"c{i}", turn_index=0, system="Be helpful.",
+        system = "Be helpful." if i % 4 else "You are a careful support agent for a shop."
+        out.append(TurnSample(id=f"s{i}", conversation_id=f"c{i}", turn_index=0, system=system,
                               tools=TOOLS, context=ctx,
                               target=Target(kind="reply", content="It shipped.")))
     return out
@@ -64,16 +65,27 @@ def tiny(peaked_model_dir):
 
 @pytest.mark.slow
 def test_batched_greedy_equals_sequential(tiny):
+    """Plain one-at-a-time decoding against batches (left padding, two groups of samples with
+    a shared prefix each, its KV cache reused): the same greedy outputs, in the samples' order."""
     model, tok = tiny
     samples = make_samples(11)
-    one = HFGenerator(model, tok, batch_size=1, max_new_tokens=16).generate(samples)
+    one = HFGenerator(model, tok, batch_size=1, max_new_tokens=16, prefix_cache=False).generate(samples)
     done = []
     batched = HFGenerator(model, tok, batch_size=4, max_new_tokens=16).generate(samples, done.append)
     assert batched == one
     assert sum(done) == len(samples)
-    # outputs are restored to the samples' order: each one is what that prompt alone gives
-    assert len(set(one)) > 1
+    assert HFGenerator(model, tok, batch_size=4, max_new_tokens=16, prefix_cache=False).generate(samples) == one
+    # each output is what that prompt alone gives, and outputs differ between prompts
+    assert len(set(one)) > 3
     assert HFGenerator(model, tok, batch_size=1, max_new_tokens=16).generate(samples[5:6]) == [one[5]]
+
+
+def test_shared_prefix():
+    a, b, c = [1, 2, 3, 4, 5], [1, 2, 3, 9], [1, 2, 3]
+    assert shared_prefix([a, b], min_tokens=2) == [1, 2, 3]
+    assert shared_prefix([a, c], min_tokens=2) == [1, 2]  # c keeps one token of its own
+    assert shared_prefix([a, b], min_tokens=4) == []  # too short to be worth a cache
+    assert shared_prefix([a], min_tokens=1) == []  # nothing to share
 
 
 def test_decode_keeps_grammar_tags_and_cuts_at_eos(tiny):
@@ -102,7 +114,7 @@ def test_make_generator_errors():
 def test_openai_messages_pair_tool_results_with_calls():
     s = make_samples(1)[0]
     msgs = openai_messages(s)
-    assert msgs[0] == {"role": "system", "content": "Be helpful."}
+    assert msgs[0] == {"role": "system", "content": s.system}
     call = msgs[2]["tool_calls"][0]
     assert json.loads(call["function"]["arguments"]) == {"order_id": "W0"}
     assert msgs[3] == {"role": "tool", "tool_call_id": call["id"], "content": '{"status": "shipped"}'}

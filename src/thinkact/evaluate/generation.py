@@ -17,6 +17,7 @@ kept, so `grammar.parse` and the rewards read them exactly as they read training
 
 from __future__ import annotations
 
+import copy
 import json
 import urllib.error
 import urllib.request
@@ -77,15 +78,36 @@ def decode_completion(tokenizer: Any, ids: list[int], stops: list[int]) -> str:
                             clean_up_tokenization_spaces=False)
 
 
+def shared_prefix(seqs: list[list[int]], min_tokens: int = 16) -> list[int]:
+    """The longest common token prefix of several prompts, leaving each at least one token of
+    its own (generation needs an unprocessed token); [] when too short to be worth caching."""
+    if len(seqs) < 2:
+        return []
+    n = min(len(s) for s in seqs) - 1
+    first = seqs[0]
+    for i in range(n):
+        if any(s[i] != first[i] for s in seqs[1:]):
+            n = i
+            break
+    return first[:n] if n >= min_tokens else []
+
+
 class HFGenerator:
-    """Batched greedy decoding with transformers."""
+    """Batched greedy decoding with transformers.
+
+    Samples with the same system prompt and tools share a long prompt prefix (the tool list
+    alone is often most of the prompt): its KV cache is computed once and every batch of those
+    samples starts from a copy of it, so only each prompt's own suffix is prefilled. A batch row
+    is [shared prefix][padding][own suffix], the padding masked out.
+    """
 
     def __init__(self, model: Any, tokenizer: Any, *, batch_size: int = 16,
-                 max_new_tokens: int = 256):
+                 max_new_tokens: int = 256, prefix_cache: bool = True):
         if batch_size < 1 or max_new_tokens < 1:
             raise ValueError("batch_size and max_new_tokens must be at least 1")
         self.model, self.tokenizer = model, tokenizer
         self.batch_size, self.max_new_tokens = batch_size, max_new_tokens
+        self.prefix_cache = prefix_cache
         self.stops = stop_token_ids(tokenizer, model)
         pad = tokenizer.pad_token_id
         self.pad_id = pad if pad is not None else self.stops[0]
@@ -93,40 +115,59 @@ class HFGenerator:
 
     def generate(self, samples: list[TurnSample], advance: Advance = None) -> list[str]:
         prompts = [build_prompt(self.tokenizer, s) for s in samples]
-        return self.generate_prompts(prompts, advance)
+        groups: dict[str, list[int]] = {}
+        for i, s in enumerate(samples):
+            groups.setdefault(s.system + json.dumps(s.tools, sort_keys=True), []).append(i)
+        return self.generate_prompts(prompts, advance, groups=list(groups.values()))
 
-    def generate_prompts(self, prompts: list[str], advance: Advance = None) -> list[str]:
+    def generate_prompts(self, prompts: list[str], advance: Advance = None,
+                         groups: list[list[int]] | None = None) -> list[str]:
+        """Outputs for prompt texts; `groups` lists indices whose prompts likely share a prefix."""
         import torch
 
         encoded = [self.tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
-        # Longest first: batches hold similar lengths, and running out of memory shows at once.
-        order = sorted(range(len(encoded)), key=lambda i: -len(encoded[i]))
         outputs: list[str] = [""] * len(encoded)
         device = next(self.model.parameters()).device
-        for start in range(0, len(order), self.batch_size):
-            idx = order[start:start + self.batch_size]
-            width = max(len(encoded[i]) for i in idx)
-            ids = torch.full((len(idx), width), self.pad_id, dtype=torch.long)
-            mask = torch.zeros((len(idx), width), dtype=torch.long)
-            for row, i in enumerate(idx):
-                n = len(encoded[i])
-                ids[row, width - n:] = torch.tensor(encoded[i], dtype=torch.long)
-                mask[row, width - n:] = 1
-            # generate() derives position ids from the mask (cumsum - 1), so a left-padded row
-            # sees the same positions as it would alone.
-            with torch.inference_mode():
-                out = self.model.generate(
-                    input_ids=ids.to(device), attention_mask=mask.to(device), do_sample=False,
-                    max_new_tokens=self.max_new_tokens, eos_token_id=self.stops,
-                    pad_token_id=self.pad_id, use_cache=True, temperature=None, top_p=None,
-                    top_k=None)
-            for row, i in enumerate(idx):
-                new = cut_at_stop(out[row, width:].tolist(), self.stops)
-                self.new_tokens += len(new)
-                outputs[i] = self.tokenizer.decode(new, skip_special_tokens=False,
-                                                   clean_up_tokenization_spaces=False)
-            if advance:
-                advance(len(idx))
+        for group in groups or [list(range(len(encoded)))]:
+            prefix = shared_prefix([encoded[i] for i in group]) if self.prefix_cache else []
+            p = len(prefix)
+            cache = None
+            if prefix:
+                with torch.inference_mode():
+                    cache = self.model(input_ids=torch.tensor([prefix], device=device),
+                                       use_cache=True).past_key_values
+            # Longest first: batches hold similar lengths, and running out of memory shows at once.
+            order = sorted(group, key=lambda i: -len(encoded[i]))
+            for start in range(0, len(order), self.batch_size):
+                idx = order[start:start + self.batch_size]
+                width = max(len(encoded[i]) for i in idx)
+                ids = torch.full((len(idx), width), self.pad_id, dtype=torch.long)
+                mask = torch.zeros((len(idx), width), dtype=torch.long)
+                ids[:, :p] = torch.tensor(prefix, dtype=torch.long)
+                mask[:, :p] = 1
+                for row, i in enumerate(idx):
+                    n = len(encoded[i]) - p
+                    ids[row, width - n:] = torch.tensor(encoded[i][p:], dtype=torch.long)
+                    mask[row, width - n:] = 1
+                past = None
+                if cache is not None:
+                    past = copy.deepcopy(cache)  # generate() extends the cache in place
+                    past.batch_repeat_interleave(len(idx))
+                # generate() derives position ids from the mask (cumsum - 1), so padding does
+                # not shift positions: a row sees the same positions as its prompt alone.
+                with torch.inference_mode():
+                    out = self.model.generate(
+                        input_ids=ids.to(device), attention_mask=mask.to(device),
+                        past_key_values=past, do_sample=False, max_new_tokens=self.max_new_tokens,
+                        eos_token_id=self.stops, pad_token_id=self.pad_id, use_cache=True,
+                        temperature=None, top_p=None, top_k=None)
+                for row, i in enumerate(idx):
+                    new = cut_at_stop(out[row, width:].tolist(), self.stops)
+                    self.new_tokens += len(new)
+                    outputs[i] = self.tokenizer.decode(new, skip_special_tokens=False,
+                                                       clean_up_tokenization_spaces=False)
+                if advance:
+                    advance(len(idx))
         return outputs
 
 
