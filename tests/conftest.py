@@ -42,9 +42,12 @@ def corpus(samples: list[TurnSample]) -> list[str]:
 
 @pytest.fixture(scope="session")
 def tiny_tokenizer():
+    """A small BPE fitted to these samples and the bundled benchmark's text, so both tokenize
+    into short sequences."""
+    from thinkact.bench.corpus import domain_text
     from thinkact.pretrain.tokenizer import train_tokenizer
 
-    return train_tokenizer(corpus(make_samples(16, reasoning=True)), vocab_size=400)
+    return train_tokenizer(corpus(make_samples(16, reasoning=True)) + list(domain_text(0, 300)), vocab_size=512)
 
 
 @pytest.fixture(scope="session")

@@ -324,6 +324,40 @@ def train_grpo(config: Path = _CONFIG, overwrite: bool = _OVERWRITE, check: bool
     _train("grpo", config, overwrite, check)
 
 
+@app.command()
+def pipeline(
+    out: Path = typer.Option(..., "--out", "-o", help="Run folder (created; an existing run is resumed)."),
+    preset: str = typer.Option(None, "--preset", "-p", help="quickstart (default), smollm2, paper, tiny."),
+    config: Path = typer.Option(None, "--config", "-c", help="A pipeline config (YAML) instead of a preset."),
+    model: str = typer.Option(None, "--model", "-m", help="Base model instead of the preset's: an HF folder or hub id."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Delete the run folder and start over."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Check the whole pipeline with a tiny local model, "
+                                 "the bundled data and two steps per stage."),
+    check: bool = typer.Option(False, "--check", help="Only validate the config and print it resolved."),
+) -> None:
+    """Data, base SFT, cold start, GRPO, and evaluation of every stage on test and ood: the
+    results table in OUT/results.md. Killed, it resumes where it stopped when run again."""
+    from rich.console import Console
+
+    from thinkact.schema import DataError
+    from thinkact.train.config import dump_config, load_pipeline_config
+    from thinkact.train.pipeline import run_pipeline
+
+    console = Console(soft_wrap=True)
+    try:
+        if preset and config:
+            raise DataError("give --preset or --config, not both")
+        cfg = load_pipeline_config(config, preset)
+        if model:
+            cfg = cfg.model_copy(update={"model": cfg.model.model_copy(update={"name": model})})
+        if check:
+            console.print(dump_config(cfg), markup=False, highlight=False)
+            return
+        run_pipeline(cfg, out, overwrite=overwrite, dry_run=dry_run, console=console)
+    except DataError as exc:
+        _fail(exc)
+
+
 def main() -> None:  # pragma: no cover - console entry
     app()
 

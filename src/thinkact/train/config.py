@@ -130,7 +130,7 @@ class StageConfig(_Strict):
     model: str  # preset model name (quickstart, smollm2), HF folder or hub id
     chat_template: str | None = None  # a .jinja file, or a template name shipped with TRL
     data: str  # turn samples JSONL
-    out: str  # stage folder: checkpoints/, model/, train_log.jsonl
+    out: str  # stage folder: checkpoint-<step>/, model/, train_log.jsonl
     train: SFTSettings | ColdstartSettings | GRPOSettings
 
     @model_validator(mode="before")
@@ -155,16 +155,17 @@ class DataSettings(_Strict):
 
     source: Literal["bench", "apigen-mt", "files"] = "bench"
     seed: int = 0
-    # bench: keyword arguments of the bundled generator (sizes of the splits, ...)
-    generate: dict[str, Any] = Field(default_factory=dict)
+    # bench: conversations per split (the generator's defaults where absent)
+    sizes: dict[Literal["train", "test", "ood"], PositiveInt] = Field(default_factory=dict)
     # files: canonical conversation files per split, and the cold-start turn samples
     train: str | None = None
     test: str | None = None
     ood: str | None = None
     coldstart: str | None = None
-    # apigen-mt: share of conversations held out for test; cold-start size (turns with reasoning)
+    # apigen-mt: share of conversations held out for test
     test_fraction: float = Field(0.1, gt=0, lt=1)
-    coldstart_size: int = Field(64, ge=1, lt=100)
+    # bench and apigen-mt: turns with reasoning in the cold-start set (the method: fewer than 100)
+    coldstart_size: int = Field(96, ge=1, lt=100)
 
     @model_validator(mode="after")
     def _files_given(self) -> "DataSettings":

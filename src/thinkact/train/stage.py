@@ -2,8 +2,9 @@
 
 A stage folder holds:
     config.yaml        the resolved stage config (a rerun with other settings is refused)
-    checkpoints/       TRL checkpoints while training (removed once the model is saved)
+    checkpoint-<step>/ TRL checkpoints while training (removed once the model is saved)
     train_log.jsonl    every logged step
+    runs/              TensorBoard events, when the config reports to tensorboard
     model/             the final model, its tokenizer and config.yaml; present = stage done
 
 Killed at any moment and run again, a stage continues from its last complete checkpoint.
@@ -22,7 +23,7 @@ from thinkact.schema import DataError
 from thinkact.train.callbacks import JsonlLogger, RichProgress, trim_log
 from thinkact.train.config import StageConfig, dump_config
 
-CHECKPOINTS, MODEL, CONFIG, LOG = "checkpoints", "model", "config.yaml", "train_log.jsonl"
+MODEL, CONFIG, LOG = "model", "config.yaml", "train_log.jsonl"
 
 
 def is_done(out: str | Path) -> bool:
@@ -72,7 +73,7 @@ def check_resumable(cfg: StageConfig) -> None:
 
 
 def run_stage(cfg: StageConfig, build_trainer: Callable[[StageConfig, str], Any], *,
-              overwrite: bool = False, console: Any = None) -> Path:
+              overwrite: bool = False, console: Any = None, callbacks: tuple = ()) -> Path:
     """Train one stage (or finish a killed one) and save its model; returns the model folder."""
     from accelerate import PartialState
 
@@ -84,7 +85,7 @@ def run_stage(cfg: StageConfig, build_trainer: Callable[[StageConfig, str], Any]
     if is_done(out):
         return out / MODEL
     text = dump_config(cfg)
-    ckpt, step = last_checkpoint(out / CHECKPOINTS)
+    ckpt, step = last_checkpoint(out)
     if main:
         out.mkdir(parents=True, exist_ok=True)
         tmp = out / (CONFIG + ".tmp")
@@ -93,14 +94,17 @@ def run_stage(cfg: StageConfig, build_trainer: Callable[[StageConfig, str], Any]
         trim_log(out / LOG, step if ckpt else 0)
     PartialState().wait_for_everyone()
     quiet_libraries()
-    trainer = build_trainer(cfg, str(out / CHECKPOINTS))
+    trainer = build_trainer(cfg, str(out))
     trainer.remove_callback(PrinterCallback)  # the progress bar shows the figures; the log keeps them
     trainer.add_callback(JsonlLogger(out / LOG))
     trainer.add_callback(RichProgress(cfg.stage, console=console))
+    for cb in callbacks:
+        trainer.add_callback(cb)
     trainer.train(resume_from_checkpoint=ckpt)
     final = save_trained(trainer, out / MODEL, text)
     if main:  # the model is safe: the optimizer states are no longer needed
-        shutil.rmtree(out / CHECKPOINTS, ignore_errors=True)
+        for ckpt in out.glob("checkpoint-*"):
+            shutil.rmtree(ckpt, ignore_errors=True)
     return final
 
 
@@ -127,18 +131,23 @@ def save_trained(trainer: Any, final: Path, config_text: str) -> Path:
 
 
 def quiet_libraries() -> None:
-    """No per-file progress bars from datasets / transformers under thinkact's own."""
+    """No per-file progress bars from datasets / transformers under thinkact's own, and no
+    deprecation notice about calls thinkact does not make."""
+    import warnings
+
     import datasets
     from transformers.utils import logging as hf_logging
 
     datasets.disable_progress_bars()
     hf_logging.disable_progress_bar()
+    warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
 
 
-def train_stage(cfg: StageConfig, *, overwrite: bool = False, console: Any = None) -> Path:
+def train_stage(cfg: StageConfig, *, overwrite: bool = False, console: Any = None,
+                callbacks: tuple = ()) -> Path:
     """`thinkact train <stage>`: the stage's trainer, run resumably."""
     if cfg.stage == "grpo":
         from thinkact.train.grpo import build_grpo_trainer as build
     else:
         from thinkact.train.sft import build_sft_trainer as build
-    return run_stage(cfg, build, overwrite=overwrite, console=console)
+    return run_stage(cfg, build, overwrite=overwrite, console=console, callbacks=callbacks)

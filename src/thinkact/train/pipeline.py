@@ -1,0 +1,361 @@
+"""`thinkact pipeline`: data, three training stages, evaluation of every stage, results table.
+
+    RUN_DIR/run_config.yaml                    the resolved config (a rerun with another is refused)
+    RUN_DIR/data/                              conversations per split, turn samples, cold-start set
+    RUN_DIR/stages/{sft,coldstart,grpo}/       see thinkact.train.stage
+    RUN_DIR/eval/<stage>/<split>/              predictions.jsonl, scores.json (stage: vanilla too)
+    RUN_DIR/results.json, results.md           the table: stage x split, core metrics
+    RUN_DIR/timings.json                       wall seconds of each step
+
+Resumable: every step's output is a file or folder that appears complete or not at all (written
+beside, then renamed), so a run killed at any moment and started again with the same arguments
+skips what is done and continues the stage it was in from its last checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+from thinkact.schema import DataError, TurnSample, read_conversations, read_turns, write_jsonl
+from thinkact.train.config import PipelineConfig, STAGES, dump_config, stage_config
+
+EVAL_STAGES = ("vanilla", *STAGES)
+# How each stage's outputs are scored: the base SFT model must not think, the reasoning stages
+# must; the vanilla model is free to do either.
+THINK = {"vanilla": "optional", "sft": "off", "coldstart": "required", "grpo": "required"}
+SPLITS = ("train", "test", "ood")
+HEADLINE = ("turn_accuracy", "decision_accuracy", "exact_call_accuracy", "reply_similarity",
+            "format_validity", "mean_reward", "mean_reasoning_length")
+
+
+def write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+
+
+# --------------------------------------------------------------------------- run folder
+
+
+def _diff(old: Any, new: Any, prefix: str = "") -> list[str]:
+    if isinstance(old, dict) and isinstance(new, dict):
+        out = []
+        for k in sorted(set(old) | set(new), key=str):
+            out += _diff(old.get(k), new.get(k), f"{prefix}{k}.")
+        return out
+    return [] if old == new else [f"{prefix[:-1]}: {old!r} -> {new!r}"]
+
+
+def open_run(cfg: PipelineConfig, out: Path, overwrite: bool) -> None:
+    """Start a run folder, or check that an existing one was started with this config."""
+    saved = out / "run_config.yaml"
+    if overwrite and out.exists():
+        shutil.rmtree(out)
+    if saved.is_file():
+        old = yaml.safe_load(saved.read_text(encoding="utf-8")) or {}
+        try:  # compare resolved settings, defaults filled in
+            old = PipelineConfig.model_validate(old).model_dump(mode="json")
+        except ValueError:
+            pass
+        changes = _diff(old, cfg.model_dump(mode="json"))
+        if changes:
+            shown = "; ".join(changes[:5]) + (f"; ... ({len(changes)} changes)" if len(changes) > 5 else "")
+            raise DataError(f"this run was started with another config ({shown}); run it with the "
+                            "same settings to resume, pass --overwrite to start over, or choose another --out",
+                            file=saved)
+    elif out.exists() and any(out.iterdir()):
+        raise DataError("the folder exists and is not a thinkact run; choose another --out", file=out)
+    write_atomic(saved, dump_config(cfg))
+
+
+def _record_time(out: Path, step: str, seconds: float) -> None:
+    path = out / "timings.json"
+    times = json.loads(path.read_text()) if path.is_file() else {}
+    times[step] = round(seconds, 1)
+    write_atomic(path, json.dumps(times, indent=2) + "\n")
+
+
+# --------------------------------------------------------------------------- data
+
+
+def _bench(cfg: PipelineConfig, tmp: Path) -> None:
+    from thinkact.bench.generator import generate
+
+    generate(tmp, seed=cfg.data.seed, sizes=dict(cfg.data.sizes), coldstart=cfg.data.coldstart_size)
+
+
+def _apigen_mt(cfg: PipelineConfig, tmp: Path) -> None:
+    """APIGen-MT-5k from the hub, split by conversation; the bundled benchmark's held-out
+    procedures serve as the ood split; the cold start is the training turns with reasoning
+    (the data's `think` tool calls)."""
+    from thinkact.data.apigen_mt import load_apigen_mt
+    from thinkact.data.turns import make_turns
+
+    convs, _ = load_apigen_mt("hub", skip_invalid=True)
+    rng = random.Random(cfg.data.seed)
+    rng.shuffle(convs)
+    n_test = max(1, int(len(convs) * cfg.data.test_fraction))
+    write_jsonl(tmp / "test.jsonl", convs[:n_test])
+    write_jsonl(tmp / "train.jsonl", convs[n_test:])
+    thought = [t for t in make_turns(convs[n_test:]) if t.target.reasoning]
+    if not thought:
+        raise DataError("no training turn carries reasoning: no cold-start set", file="hub")
+    write_jsonl(tmp / "coldstart.jsonl", rng.sample(thought, min(cfg.data.coldstart_size, len(thought))))
+    bench = tmp / "bench"
+    _bench(cfg, bench)
+    shutil.copy(bench / "ood.jsonl", tmp / "ood.jsonl")
+    shutil.rmtree(bench)
+
+
+def _files(cfg: PipelineConfig, tmp: Path) -> None:
+    """The user's files, copied so the run folder holds everything it was made from."""
+    for split in ("train", "test", "ood", "coldstart"):
+        src = getattr(cfg.data, split)
+        if src:
+            if not Path(src).is_file():
+                raise DataError("no such file", file=src, field=f"data.{split}")
+            shutil.copy(src, tmp / f"{split}.jsonl")
+
+
+def prepare_data(cfg: PipelineConfig, data_dir: Path) -> dict[str, Path]:
+    """Conversations per split, their turn samples, and the cold-start set, in `data_dir`.
+    Training turns lose their reasoning: base SFT and GRPO learn from actions only."""
+    from thinkact.data.turns import make_turns
+
+    if not data_dir.is_dir():
+        tmp = data_dir.with_name(data_dir.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        {"bench": _bench, "apigen-mt": _apigen_mt, "files": _files}[cfg.data.source](cfg, tmp)
+        for split in SPLITS:
+            if (tmp / f"{split}.jsonl").is_file():
+                convs = read_conversations(tmp / f"{split}.jsonl")
+                write_jsonl(tmp / f"turns_{split}.jsonl", make_turns(convs, keep_reasoning=False))
+        cold = read_turns(tmp / "coldstart.jsonl")
+        if not any(t.target.reasoning for t in cold):
+            raise DataError("no cold-start sample carries reasoning", file=tmp / "coldstart.jsonl")
+        tmp.rename(data_dir)
+    files = {f"turns_{s}": data_dir / f"turns_{s}.jsonl" for s in SPLITS}
+    files["coldstart"] = data_dir / "coldstart.jsonl"
+    return {k: p for k, p in files.items() if p.is_file()}
+
+
+def eval_subset(samples: list[TurnSample], n: int | None, seed: int) -> list[TurnSample]:
+    """All samples, or a seeded random `n` of them in file order."""
+    if n is None or n >= len(samples):
+        return samples
+    keep = sorted(random.Random(seed).sample(range(len(samples)), n))
+    return [samples[i] for i in keep]
+
+
+# --------------------------------------------------------------------------- evaluation
+
+
+def evaluate_stage(cfg: PipelineConfig, stage: str, model_path: str, splits: dict[str, list[TurnSample]],
+                   out: Path, chat_template: str | None = None) -> None:
+    """Evaluate one model on every split it has not been evaluated on yet."""
+    from thinkact.evaluate.runner import SCORES, evaluate_model
+    from thinkact.train.models import load_model_and_tokenizer
+
+    todo = [s for s in splits if not (out / "eval" / stage / s / SCORES).is_file()]
+    if not todo:
+        return
+    model, tok = load_model_and_tokenizer(model_path, chat_template)
+    model.eval()
+    r = cfg.grpo.reward
+    for split in todo:
+        final = out / "eval" / stage / split
+        tmp = out / ".tmp" / stage / split  # outside eval/: only finished results appear there
+        shutil.rmtree(tmp, ignore_errors=True)
+        start = time.perf_counter()
+        evaluate_model(model, splits[split], out_dir=tmp, tokenizer=tok, think=THINK[stage],
+                       batch_size=cfg.eval.batch_size, max_new_tokens=cfg.eval.max_new_tokens,
+                       weights=r.weights, answer_method=r.answer_method, budget=r.budget)
+        shutil.rmtree(final, ignore_errors=True)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        tmp.rename(final)
+        _record_time(out, f"eval/{stage}/{split}", time.perf_counter() - start)
+
+
+# --------------------------------------------------------------------------- results
+
+
+def _mean(xs: list[float]) -> float | None:
+    return sum(xs) / len(xs) if xs else None
+
+
+def grpo_summary(log_path: Path, window: int = 5) -> dict[str, Any]:
+    """Reward at the start and end of GRPO (mean of the first / last `window` logged steps),
+    the share of groups without learning signal, and reasoning length over training."""
+    rows = [json.loads(l) for l in log_path.read_text().splitlines()] if log_path.is_file() else []
+    rows = [r for r in rows if isinstance(r.get("reward"), (int, float))]
+    if not rows:
+        return {}
+
+    def ends(key: str) -> tuple[float | None, float | None]:
+        xs = [r[key] for r in rows if isinstance(r.get(key), (int, float))]
+        return _mean(xs[:window]), _mean(xs[-window:])
+
+    first, last = ends("reward")
+    think_first, think_last = ends("reasoning_length")
+    return {"steps": rows[-1]["step"], "reward_first": first, "reward_last": last,
+            "frac_reward_zero_std": _mean([r["frac_reward_zero_std"] for r in rows
+                                           if isinstance(r.get("frac_reward_zero_std"), (int, float))]),
+            "reasoning_length_first": think_first, "reasoning_length_last": think_last}
+
+
+def collect_results(out: Path, splits: list[str]) -> dict[str, Any]:
+    rows = []
+    for stage in EVAL_STAGES:
+        for split in splits:
+            scores = out / "eval" / stage / split / "scores.json"
+            if scores.is_file():
+                rows.append({"stage": stage, "split": split,
+                             "metrics": json.loads(scores.read_text(encoding="utf-8"))["metrics"]})
+    by = {(r["stage"], r["split"]): r["metrics"] for r in rows}
+    gains = {}
+    for split in splits:
+        sft, grpo = by.get(("sft", split), {}), by.get(("grpo", split), {})
+        if sft.get("turn_accuracy") and grpo.get("turn_accuracy") is not None:
+            gains[split] = grpo["turn_accuracy"] / sft["turn_accuracy"] - 1
+    timings = json.loads((out / "timings.json").read_text()) if (out / "timings.json").is_file() else {}
+    return {"rows": rows, "grpo": grpo_summary(out / "stages" / "grpo" / "train_log.jsonl"),
+            "grpo_vs_sft_turn_accuracy": gains, "timings": timings}
+
+
+def write_results(out: Path, results: dict[str, Any]) -> None:
+    from thinkact.evaluate.report import build_table, table_markdown
+
+    write_atomic(out / "results.json", json.dumps(results, indent=2) + "\n")
+    md = table_markdown(build_table(results["rows"])) if results["rows"] else "(no results)\n"
+    write_atomic(out / "results.md", md)
+
+
+def print_summary(console: Console, out: Path, results: dict[str, Any]) -> None:
+    by = {(r["stage"], r["split"]): r["metrics"] for r in results["rows"]}
+    splits = [s for s in ("test", "ood") if any(k[1] == s for k in by)]
+    columns = [("turn_accuracy", "turn acc", "{:.3f}"), ("mean_reward", "reward", "{:.3f}"),
+               ("mean_reasoning_length", "think", "{:.1f}")]
+    table = Table(title=f"{out / 'results.md'} (think: reasoning words)", title_justify="left")
+    table.add_column("stage", no_wrap=True)
+    for key, label, _ in columns:
+        for split in splits:
+            table.add_column(f"{label}\n{split}", justify="right", no_wrap=True)
+    for stage in EVAL_STAGES:
+        if any((stage, s) in by for s in splits):
+            cells = [fmt.format(v) if (v := by.get((stage, split), {}).get(key)) is not None else "–"
+                     for key, _, fmt in columns for split in splits]
+            table.add_row(stage, *cells)
+    console.print(table)
+    g = results.get("grpo") or {}
+    if g:
+        console.print(f"GRPO, {g['steps']} steps: reward {g['reward_first']:.3f} -> {g['reward_last']:.3f}; "
+                      f"frac_reward_zero_std {g['frac_reward_zero_std']:.2f}; reasoning words "
+                      f"{g['reasoning_length_first'] or 0:.1f} -> {g['reasoning_length_last'] or 0:.1f}",
+                      highlight=False)
+    for split, gain in results.get("grpo_vs_sft_turn_accuracy", {}).items():
+        console.print(f"GRPO vs base SFT, turn accuracy on {split}: {gain:+.1%} relative", highlight=False)
+    total = sum(results.get("timings", {}).values())
+    console.print(f"time: {total / 60:.1f} min over all steps (timings.json)", highlight=False)
+
+
+# --------------------------------------------------------------------------- dry run
+
+DRY_RUN_MODEL = "dry-run-model"
+
+
+def dry_run_config(cfg: PipelineConfig, out: Path) -> PipelineConfig:
+    """The same pipeline, shrunk to run anywhere in a minute: a tiny random model built in the
+    run folder, a little of the bundled data instead of a hub download, two steps per stage, a
+    few evaluation samples. Every setting that is not a size is kept, so the stage configs, TRL
+    arguments, rewards and the run folder are checked as the real run would build them."""
+    def shrink(settings, **extra):
+        return settings.model_copy(update={"max_steps": 2, "grad_accum": 1, "logging_steps": 1,
+                                           "save_steps": 1, **extra})
+
+    g = cfg.grpo
+    groups = min(g.num_generations, 4)
+    data = cfg.data.model_copy(update={"source": "bench", "sizes": {"train": 16, "test": 8, "ood": 8},
+                                       "coldstart_size": 16})
+    return cfg.model_copy(update={
+        "model": cfg.model.model_copy(update={"name": str(out / DRY_RUN_MODEL), "chat_template": None}),
+        "data": data,
+        "sft": shrink(cfg.sft, batch_size=4), "coldstart": shrink(cfg.coldstart, batch_size=4),
+        "grpo": shrink(g, batch_size=groups, num_generations=groups, max_completion_length=16,
+                       use_vllm=False),
+        "eval": cfg.eval.model_copy(update={"max_samples": 8, "max_new_tokens": 16}),
+    })
+
+
+def build_dry_run_model(out: Path, files: dict[str, Path]) -> None:
+    """A tiny random Qwen3 with a tokenizer fitted to the run's own data."""
+    from thinkact.pretrain.tokenizer import train_tokenizer
+    from thinkact.train.models import build_tiny_model
+
+    if (out / DRY_RUN_MODEL / "config.json").is_file():
+        return
+    texts = [m.content for t in read_turns(files["turns_train"])[:2000] for m in t.context] + \
+            [json.dumps(t.tools) for t in read_turns(files["turns_train"])[:50]]
+    build_tiny_model(out / DRY_RUN_MODEL, train_tokenizer(texts, vocab_size=512))
+
+
+# --------------------------------------------------------------------------- the pipeline
+
+
+def run_pipeline(cfg: PipelineConfig, out: str | Path, *, overwrite: bool = False, dry_run: bool = False,
+                 console: Console | None = None) -> dict[str, Any]:
+    """Run (or resume) the whole pipeline into `out`; returns what results.json holds."""
+    from thinkact.train.models import resolve_model
+    from thinkact.train.stage import quiet_libraries, train_stage
+
+    console = console or Console()
+    out = Path(out)
+    if dry_run:
+        cfg = dry_run_config(cfg, out)
+    quiet_libraries()
+    open_run(cfg, out, overwrite)
+
+    console.rule("data")
+    start = time.perf_counter()
+    had_data = (out / "data").is_dir()
+    files = prepare_data(cfg, out / "data")
+    if not had_data:
+        _record_time(out, "data", time.perf_counter() - start)
+    if dry_run:
+        build_dry_run_model(out, files)
+    splits = {s: eval_subset(read_turns(files[f"turns_{s}"]), cfg.eval.max_samples, cfg.data.seed)
+              for s in cfg.eval.splits if f"turns_{s}" in files}
+    console.print(", ".join(f"{k}: {sum(1 for _ in open(p))} samples" for k, p in files.items()), highlight=False)
+
+    console.rule("vanilla")
+    evaluate_stage(cfg, "vanilla", resolve_model(cfg.model.name), splits, out, cfg.model.chat_template)
+    model = cfg.model.name
+    data = {"sft": files["turns_train"], "coldstart": files["coldstart"], "grpo": files["turns_train"]}
+    for stage in STAGES:
+        console.rule(stage)
+        sc = stage_config(cfg, stage, model=model, data=str(data[stage]), out=str(out / "stages" / stage),
+                          chat_template=cfg.model.chat_template if stage == "sft" else None)
+        done = (out / "stages" / stage / "model" / "config.yaml").is_file()
+        start = time.perf_counter()
+        model_dir = train_stage(sc, console=console)
+        if not done:
+            _record_time(out, f"train/{stage}", time.perf_counter() - start)
+        evaluate_stage(cfg, stage, str(model_dir), splits, out)
+        model = str(model_dir)
+
+    shutil.rmtree(out / ".tmp", ignore_errors=True)
+    results = collect_results(out, list(splits))
+    write_results(out, results)
+    console.rule("summary")
+    print_summary(console, out, results)
+    return results

@@ -1,0 +1,91 @@
+"""The pipeline end to end on a tiny model: killed with SIGKILL after its first stage, run again,
+it finishes without redoing finished work; a changed config is refused; presets dry-run."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from thinkact.schema import DataError
+from thinkact.train.config import dump_config, load_pipeline_config
+from thinkact.train.pipeline import run_pipeline
+
+pytestmark = pytest.mark.slow
+
+
+def pipeline_cmd(out, model):
+    return [sys.executable, "-m", "thinkact.cli", "pipeline", "--preset", "tiny", "--model", str(model),
+            "--out", str(out)]
+
+
+def test_killed_pipeline_resumes_and_loses_no_work(tmp_path, tiny_model_dir):
+    out = tmp_path / "run"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(pipeline_cmd(out, tiny_model_dir), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, env=env)
+    sft_done = out / "stages" / "sft" / "model" / "config.yaml"
+    deadline = time.time() + 300
+    while not sft_done.exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.2)
+    assert sft_done.exists(), proc.stderr.read().decode()[-3000:] if proc.poll() is not None else "timeout"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (out / "results.json").exists()
+    sft_weights = out / "stages" / "sft" / "model" / "model.safetensors"
+    stamps = {p: p.stat().st_mtime_ns for p in [sft_weights, *out.glob("eval/vanilla/*/scores.json")]}
+    assert len(stamps) == 3  # the vanilla model was evaluated on test and ood before SFT
+    sft_log = (out / "stages" / "sft" / "train_log.jsonl").read_text()
+
+    again = subprocess.run(pipeline_cmd(out, tiny_model_dir), capture_output=True, text=True, env=env,
+                           timeout=600)
+    assert again.returncode == 0, again.stderr[-3000:]
+    for path, stamp in stamps.items():
+        assert path.stat().st_mtime_ns == stamp, f"{path} was redone"
+    assert (out / "stages" / "sft" / "train_log.jsonl").read_text() == sft_log
+    results = json.loads((out / "results.json").read_text())
+    assert {(r["stage"], r["split"]) for r in results["rows"]} == {
+        (s, p) for s in ("vanilla", "sft", "coldstart", "grpo") for p in ("test", "ood")}
+    assert all("turn_accuracy" in r["metrics"] for r in results["rows"])
+    assert "| grpo |" in (out / "results.md").read_text()
+    for stage in ("sft", "coldstart", "grpo"):
+        assert (out / "stages" / stage / "model" / "config.yaml").is_file()
+    grpo_log = [json.loads(l) for l in (out / "stages" / "grpo" / "train_log.jsonl").read_text().splitlines()]
+    assert any("rewards/decision/mean" in r for r in grpo_log)
+    assert results["grpo"]["steps"] == 2 and results["grpo"]["reward_first"] is not None
+
+    # a finished run is not redone, and a run with other settings is refused
+    third = subprocess.run(pipeline_cmd(out, tiny_model_dir), capture_output=True, text=True, env=env, timeout=300)
+    assert third.returncode == 0 and sft_weights.stat().st_mtime_ns == stamps[sft_weights]
+    other = subprocess.run(pipeline_cmd(out, tiny_model_dir)[:-2] + ["--preset", "quickstart", "--out", str(out)],
+                           capture_output=True, text=True, env=env, timeout=300)
+    assert other.returncode != 0
+    # (preset given twice: typer keeps the last one)
+
+
+def test_changed_config_is_refused(tmp_path):
+    out = tmp_path / "run"
+    out.mkdir()
+    cfg = load_pipeline_config(preset="tiny")
+    changed = cfg.model_copy(update={"sft": cfg.sft.model_copy(update={"max_steps": 99})})
+    (out / "run_config.yaml").write_text(dump_config(changed))
+    with pytest.raises(DataError, match=r"another config \(sft.max_steps: 99 -> 4\)"):
+        run_pipeline(cfg, out)
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "notes.txt").write_text("mine")
+    with pytest.raises(DataError, match="not a thinkact run"):
+        run_pipeline(cfg, tmp_path / "other")
+
+
+def test_paper_preset_dry_run(tmp_path):
+    """The paper preset's settings, run with a tiny local model and the bundled data."""
+    out = tmp_path / "paper"
+    results = run_pipeline(load_pipeline_config(preset="paper"), out, dry_run=True)
+    assert len(results["rows"]) == 8
+    saved = (out / "stages" / "grpo" / "model" / "config.yaml").read_text()
+    assert "beta: 0.001" in saved and "epsilon_high: 0.28" in saved and "loss_type: dapo" in saved
+    assert not list(out.glob("stages/*/checkpoint-*"))
+    assert list(out.glob("stages/grpo/runs/*/events.out.tfevents.*"))  # the preset reports to tensorboard
