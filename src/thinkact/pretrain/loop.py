@@ -31,7 +31,7 @@ from thinkact.pretrain.tokenizer import save_tokenizer, train_tokenizer
 
 @dataclass
 class PretrainConfig:
-    max_steps: int = 1200
+    max_steps: int = 2000
     seed: int = 0
     vocab_size: int = 1536
     sizes: dict[str, int] = field(default_factory=dict)  # overrides of model.QUICKSTART
@@ -39,7 +39,8 @@ class PretrainConfig:
     long_tokens: int = 4096
     short_len: int = 128
     long_len: int = 512
-    switch_acc: float = 0.8  # emphasised-token accuracy that ends the short phase
+    switch_acc: float = 0.8  # emphasised-token accuracy that ends the short phase ...
+    short_max_steps: int = 480  # ... or this many steps, whichever comes first
     lr: float = 1e-3
     min_lr: float = 1e-4
     warmup: int = 50
@@ -196,7 +197,7 @@ def pretrain(out_dir: str | Path, cfg: PretrainConfig | None = None, *,
             state["step"] = step = step + 1
             done_here += 1
             acc_ema = acc if step == 1 else 0.9 * acc_ema + 0.1 * acc
-            if not long and (acc_ema >= cfg.switch_acc or step >= cfg.max_steps * 0.4):
+            if not long and (acc_ema >= cfg.switch_acc or step >= cfg.short_max_steps):
                 state["long_from"] = step
             info = (f"loss {loss.item():.3f} copy-tok {acc_ema:.2f} {'long' if long else 'short'} "
                     f"{x.numel() / dt:,.0f} tok/s")
