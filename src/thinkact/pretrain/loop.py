@@ -39,8 +39,8 @@ class PretrainConfig:
     long_tokens: int = 4096
     short_len: int = 128
     long_len: int = 512
-    switch_acc: float = 0.8  # emphasised-token accuracy that ends the short phase ...
-    short_max_steps: int = 480  # ... or this many steps, whichever comes first
+    switch_acc: float = 0.9  # emphasised-token accuracy that ends the short phase ...
+    short_max_steps: int = 1000  # ... or this many steps, whichever comes first
     lr: float = 1e-3
     min_lr: float = 1e-4
     warmup: int = 50
@@ -78,7 +78,7 @@ def make_batch(tokenizer: Any, pool: list[str], cfg: PretrainConfig, step: int, 
     seq, tokens = (cfg.long_len, cfg.long_tokens) if long else (cfg.short_len, cfg.short_tokens)
     rows = max(1, tokens // seq)
     # short contexts: one copy per document and little filler; long: the full mix
-    chars, copy, lookup = ((200, 1600), 0.45, 0.25) if long else ((0, 120), 0.85, 0.0)
+    chars, copy, lookup = ((200, 1600), 0.55, 0.25) if long else ((0, 120), 0.85, 0.0)
     sep = tokenizer.pad_token_id
     x = torch.full((rows, seq), sep, dtype=torch.long)
     w = torch.zeros((rows, seq))
