@@ -85,17 +85,23 @@ def trl_chat_template(name: str) -> str:
 
     path = resources.files("trl") / "chat_templates" / f"{name}.jinja"
     if not path.is_file():
-        raise DataError(f"no chat template '{name}' in TRL's chat_templates")
+        raise DataError(f"no chat template '{name}': not a file, not in thinkact/recipes, not in TRL's chat_templates")
     return path.read_text(encoding="utf-8")
 
 
 def read_chat_template(spec: str) -> str:
-    """A template file (.jinja) or the name of one of TRL's templates."""
+    """A template file (.jinja), one shipped with thinkact's recipes (compact_tools), or the
+    name of one of TRL's templates (qwen2_5, ...)."""
+    from importlib import resources
+
     path = Path(spec)
     if path.suffix == ".jinja" or path.is_file():
         if not path.is_file():
             raise DataError("chat template file not found", file=path)
         return path.read_text(encoding="utf-8")
+    shipped = resources.files("thinkact") / "recipes" / f"{spec}.jinja"
+    if shipped.is_file():
+        return shipped.read_text(encoding="utf-8")
     return trl_chat_template(spec)
 
 
