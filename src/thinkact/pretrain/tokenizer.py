@@ -23,8 +23,9 @@ SPECIAL_TOKENS = (PAD, BOS, EOS)
 # A lowercase run is one pre-token (BPE merges inside it); every other character stands alone.
 PRETOKEN_PATTERN = r"[a-z]+|[^a-z]"
 
-# ChatML with a compact tool list (one JSON line per tool) and Qwen3's tool-call and
-# tool-response framing. `tojson` is json.dumps with its default separators, so a rendered
+# ChatML with a compact tool list and Qwen3's tool-call and tool-response framing. A tool is
+# one JSON line, its parameters reduced to name -> type (or the list of allowed values): the
+# full JSON schemas would triple the prompt, and prompt length is the main cost of training. `tojson` is json.dumps with its default separators, so a rendered
 # call matches thinkact.grammar.render_call byte for byte.
 CHAT_TEMPLATE = (
     "{%- set msgs = messages -%}"
@@ -38,8 +39,14 @@ CHAT_TEMPLATE = (
     "{{- ('\\n\\n' if system else '') + 'Tools:' -}}"
     "{%- for tool in tools -%}"
     "{%- set f = tool.function if tool.function is defined else tool -%}"
-    "{{- '\\n' + ({'name': f.name, 'description': f.description | default(''),"
-    " 'parameters': f.parameters | default({})} | tojson) -}}"
+    "{{- '\\n{\"name\": ' + (f.name | tojson) + ', \"description\": '"
+    " + (f.description | default('') | tojson) + ', \"parameters\": {' -}}"
+    "{%- set props = f.parameters.properties if f.parameters is defined and f.parameters.properties is defined else {} -%}"
+    "{%- for k, v in props.items() -%}"
+    "{{- (', ' if not loop.first else '') + (k | tojson) + ': '"
+    " + ((v.enum if v.enum is defined else v.type | default('any')) | tojson) -}}"
+    "{%- endfor -%}"
+    "{{- '}}' -}}"
     "{%- endfor -%}"
     "{%- endif -%}"
     "{{- '<|im_end|>\\n' -}}"
