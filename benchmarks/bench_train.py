@@ -1,0 +1,131 @@
+"""Training throughput of thinkact's stages, printed as JSON.
+
+- SFT: tokens/s (non-padding tokens, prompt and completion) of `thinkact train sft`.
+- GRPO: completions/s of `thinkact train grpo`, and of the same GRPO step written as a bare TRL
+  script (benchmarks/bare_trl_grpo.py: same model, prompts, rewards, batch, settings, seed), run
+  alternately to share the machine's load fairly; thinkact's overhead is their ratio.
+
+Each figure leaves out the first step (warm-up). Checkpoints are not saved inside the timed
+steps (thinkact saves every `save_steps`; that is resumability, not the step).
+
+    python benchmarks/bench_train.py                       # the shipped quickstart model
+    python benchmarks/bench_train.py --model DIR --repeats 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from transformers import TrainerCallback
+
+from thinkact.train.config import GRPOSettings, SFTSettings, StageConfig, load_pipeline_config
+from thinkact.train.models import read_chat_template, resolve_model
+from thinkact.train.stage import train_stage
+
+HERE = Path(__file__).resolve().parent
+
+
+class Clock(TrainerCallback):
+    """Step end times, and the trainer's token count at each logged step."""
+
+    def __init__(self):
+        self.ends: list[float] = []
+        self.tokens: list[tuple[float, float]] = []
+
+    def on_step_end(self, args, state, control, **kwargs):
+        self.ends.append(time.perf_counter())
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if logs and "num_tokens" in logs:
+            self.tokens.append((time.perf_counter(), logs["num_tokens"]))
+
+
+def make_data(out: Path, seed: int) -> Path:
+    from thinkact.bench.generator import generate
+    from thinkact.data.turns import make_turns
+    from thinkact.schema import read_conversations, write_jsonl
+
+    generate(out, seed=seed, sizes={"train": 60, "test": 1, "ood": 1}, coldstart=8, progress=False)
+    path = out / "turns_train.jsonl"
+    write_jsonl(path, make_turns(read_conversations(out / "train.jsonl"), keep_reasoning=False))
+    return path
+
+
+def bench_sft(model: str, template: str | None, data: Path, work: Path, steps: int, batch: int) -> dict:
+    clock = Clock()
+    cfg = StageConfig(stage="sft", model=model, chat_template=template, data=str(data), out=str(work / "sft"),
+                      train=SFTSettings(max_steps=steps, batch_size=batch, logging_steps=1, save_steps=10**6,
+                                        learning_rate=1e-3, max_length=2048))
+    train_stage(cfg, overwrite=True, callbacks=(clock,))
+    (t0, n0), (t1, n1) = clock.tokens[1], clock.tokens[-1]
+    return {"steps": steps, "batch": batch, "tokens_per_s": round((n1 - n0) / (t1 - t0), 1),
+            "seconds_per_step": round((clock.ends[-1] - clock.ends[0]) / (len(clock.ends) - 1), 3)}
+
+
+def bench_grpo(model: str, template: str | None, data: Path, work: Path, steps: int, g: GRPOSettings) -> dict:
+    clock = Clock()
+    cfg = StageConfig(stage="grpo", model=model, chat_template=template, data=str(data), out=str(work / "grpo"),
+                      train=g.model_copy(update={"max_steps": steps, "save_steps": 10**6, "logging_steps": 1}))
+    train_stage(cfg, overwrite=True, callbacks=(clock,))
+    seconds = (clock.ends[-1] - clock.ends[0]) / (len(clock.ends) - 1)
+    return {"runner": "thinkact", "steps": steps, "completions_per_step": g.batch_size,
+            "seconds_per_step": round(seconds, 3), "completions_per_s": round(g.batch_size / seconds, 3)}
+
+
+def bench_bare(model: str, template: str | None, data: Path, steps: int, g: GRPOSettings, work: Path) -> dict:
+    cmd = [sys.executable, str(HERE / "bare_trl_grpo.py"), "--model", model, "--data", str(data),
+           "--steps", str(steps), "--batch", str(g.batch_size), "--generations", str(g.num_generations),
+           "--max-completion-length", str(g.max_completion_length), "--lr", str(g.learning_rate),
+           "--seed", str(g.seed), "--beta", str(g.beta), "--loss-type", g.loss_type,
+           "--temperature", str(g.temperature), "--budget", str(g.reward.budget),
+           "--weights", g.reward.weights.model_dump_json()]
+    if template:
+        path = work / "template.jinja"
+        path.write_text(read_chat_template(template))
+        cmd += ["--chat-template", str(path)]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--preset", default="quickstart", help="model, chat template and GRPO settings from this preset")
+    ap.add_argument("--model", default=None, help="instead of the preset's model")
+    ap.add_argument("--sft-steps", type=int, default=8)
+    ap.add_argument("--sft-batch", type=int, default=16)
+    ap.add_argument("--grpo-steps", type=int, default=5)
+    ap.add_argument("--repeats", type=int, default=2, help="alternating thinkact / bare TRL GRPO runs")
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+
+    preset = load_pipeline_config(preset=args.preset)
+    model = resolve_model(args.model or preset.model.name)
+    template = None if args.model else preset.model.chat_template
+    g = preset.grpo.model_copy(update={"seed": args.seed, "max_prompt_length": None})
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        data = make_data(work / "data", args.seed)
+        sft = bench_sft(model, template, data, work, args.sft_steps, args.sft_batch)
+        ours, bare = [], []
+        for _ in range(args.repeats):
+            ours.append(bench_grpo(model, template, data, work, args.grpo_steps, g))
+            bare.append(bench_bare(model, template, data, args.grpo_steps, g, work))
+    best_ours = min(r["seconds_per_step"] for r in ours)
+    best_bare = min(r["seconds_per_step"] for r in bare)
+    print(json.dumps({
+        "model": model, "preset": args.preset, "sft": sft,
+        "grpo": {"thinkact": ours, "bare_trl": bare,
+                 "thinkact_completions_per_s": round(g.batch_size / best_ours, 3),
+                 "bare_trl_completions_per_s": round(g.batch_size / best_bare, 3),
+                 "thinkact_slowdown": round(best_ours / best_bare - 1, 4)},
+    }, indent=2))
+
+
+if __name__ == "__main__":
+    main()

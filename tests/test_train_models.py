@@ -1,0 +1,58 @@
+import pytest
+
+from thinkact.chat import build_prompt
+from thinkact.grammar import render_call
+from thinkact.schema import DataError
+from thinkact.train.models import load_tokenizer, read_chat_template, resolve_model
+
+from conftest import make_samples
+
+
+def test_chat_template_names_resolve(tmp_path):
+    assert "Tools:" in read_chat_template("compact_tools")  # shipped with the recipes
+    assert "<tool_call>" in read_chat_template("qwen2_5")  # one of TRL's
+    f = tmp_path / "t.jinja"
+    f.write_text("{{ messages[0].content }}")
+    assert read_chat_template(str(f)) == "{{ messages[0].content }}"
+    with pytest.raises(DataError, match="not found"):
+        read_chat_template(str(tmp_path / "missing.jinja"))
+    with pytest.raises(DataError, match="no chat template 'nope'"):
+        read_chat_template("nope")
+    assert resolve_model("some/hub-id") == "some/hub-id"
+
+
+def test_compact_tool_list_changes_only_the_tool_list(tiny_model_dir):
+    tok = load_tokenizer(str(tiny_model_dir))
+    compact = load_tokenizer(str(tiny_model_dir), chat_template="compact_tools")
+    sample = make_samples(2)[1]  # a reply turn after a call and its tool response
+    tool = {"name": "cancel_order", "description": "Cancel an order.",
+            "parameters": {"type": "object", "required": ["order_id"], "properties": {
+                "order_id": {"type": "string"}, "reason": {"type": "string", "enum": ["late", "mistake"]},
+                "count": {"type": "integer"}}}}
+    sample = sample.model_copy(update={"tools": sample.tools + [tool]})
+    full, short = build_prompt(tok, sample), build_prompt(compact, sample)
+    assert "get_order(order_id) Look up an order by its id." in short
+    assert "cancel_order(order_id, reason?: late|mistake, count?: integer) Cancel an order." in short
+    assert len(compact(short)["input_ids"]) < len(tok(full)["input_ids"])
+    # after the system turn, both render the conversation identically (calls as the grammar does)
+    assert full[full.index("<|im_end|>"):] == short[short.index("<|im_end|>"):]
+    assert render_call(sample.context[1].tool_calls[0]) in short
+
+
+def test_tokenizer_gets_grammar_tags_as_plain_added_tokens(tmp_path, tiny_tokenizer):
+    import json
+
+    from tokenizers import Tokenizer
+    from transformers import PreTrainedTokenizerFast
+
+    spec = json.loads(tiny_tokenizer.backend_tokenizer.to_str())
+    spec["added_tokens"] = [t for t in spec["added_tokens"] if not t["content"].startswith(("<think", "</think",
+                                                                                          "<tool", "</tool"))]
+    bare = PreTrainedTokenizerFast(tokenizer_object=Tokenizer.from_str(json.dumps(spec)), eos_token="<|im_end|>",
+                                   pad_token="<|endoftext|>", chat_template=tiny_tokenizer.chat_template)
+    assert "<tool_call>" not in bare.get_vocab()
+    bare.save_pretrained(tmp_path)
+    tok = load_tokenizer(str(tmp_path))
+    ids = tok("<tool_call>\n{}\n</tool_call>", add_special_tokens=False)["input_ids"]
+    assert tok.convert_tokens_to_ids("<tool_call>") in ids
+    assert tok.decode(ids, skip_special_tokens=True).startswith("<tool_call>")
