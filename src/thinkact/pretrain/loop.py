@@ -31,7 +31,7 @@ from thinkact.pretrain.tokenizer import save_tokenizer, train_tokenizer
 
 @dataclass
 class PretrainConfig:
-    max_steps: int = 2000
+    max_steps: int = 3000
     seed: int = 0
     vocab_size: int = 1536
     sizes: dict[str, int] = field(default_factory=dict)  # overrides of model.QUICKSTART
