@@ -7,9 +7,10 @@ The model defaults to the shipped quickstart model, or a random model of the sam
 it is not built yet; the data defaults to the bundled benchmark's test turns (generated into a
 temporary folder), or hand-made samples when the generator is not available. Both runs decode
 the same samples greedily with the same stopping rule; the JSON says how many outputs agree.
-Sequential is plain one-at-a-time generation; batched is the evaluation back-end (length-sorted
-batches that start from the shared prompt prefix's KV cache); batching without the prefix cache
-is measured too.
+Sequential is plain `model.generate` on one prompt at a time; batched is the evaluation back-end
+(prompts prefilled one by one from the shared prompt prefix's KV cache, then decoded in
+length-sorted batches with a static cache); the back-end without the shared prefix is measured
+too.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from pathlib import Path
 import torch
 
 from thinkact.chat import build_prompt
-from thinkact.evaluate.generation import HFGenerator, load_model
+from thinkact.evaluate.generation import HFGenerator, cut_at_stop, load_model, stop_token_ids
 from thinkact.schema import Message, Target, ToolCall, TurnSample, read_turns
 
 
@@ -79,6 +80,29 @@ def default_samples(n: int) -> tuple[list[TurnSample], str]:
     return samples[:n], f"bundled benchmark, test split ({len(samples[:n])} turns)"
 
 
+class OneByOne:
+    """The baseline: plain `model.generate` on one prompt at a time (transformers' defaults:
+    dynamic cache, whole prompt prefilled each time)."""
+
+    def __init__(self, model, tok, max_new_tokens: int):
+        self.model, self.tok, self.max_new_tokens = model, tok, max_new_tokens
+        self.stops = stop_token_ids(tok, model)
+        self.new_tokens = 0
+
+    def generate(self, samples: list[TurnSample]) -> list[str]:
+        outs = []
+        for s in samples:
+            ids = torch.tensor([self.tok(build_prompt(self.tok, s), add_special_tokens=False)["input_ids"]])
+            with torch.inference_mode():
+                out = self.model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), do_sample=False,
+                                          max_new_tokens=self.max_new_tokens, eos_token_id=self.stops,
+                                          pad_token_id=self.stops[0], temperature=None, top_p=None, top_k=None)
+            new = cut_at_stop(out[0, ids.shape[1]:].tolist(), self.stops)
+            self.new_tokens += len(new)
+            outs.append(self.tok.decode(new, skip_special_tokens=False, clean_up_tokenization_spaces=False))
+        return outs
+
+
 def timed(gen: HFGenerator, samples: list[TurnSample]) -> tuple[list[str], float, int]:
     start = time.perf_counter()
     outs = gen.generate(samples)
@@ -114,12 +138,9 @@ def main() -> None:
 
     n_params = sum(p.numel() for p in model.parameters())
     new = args.max_new_tokens
-    # The baseline: one prompt at a time, whole prompt prefilled each time.
-    seq_out, seq_s, new_tokens = timed(HFGenerator(model, tok, batch_size=1, max_new_tokens=new,
-                                                   prefix_cache=False), samples)
-    # The evaluation back-end: length-sorted batches starting from the shared prefix's cache.
+    seq_out, seq_s, new_tokens = timed(OneByOne(model, tok, new), samples)
+    # The evaluation back-end, and the same without reusing the shared prefix's cache.
     bat_out, bat_s, _ = timed(HFGenerator(model, tok, batch_size=args.batch_size, max_new_tokens=new), samples)
-    # Batching alone, to show what each part buys.
     plain_out, plain_s, _ = timed(HFGenerator(model, tok, batch_size=args.batch_size, max_new_tokens=new,
                                               prefix_cache=False), samples)
     prompt_tokens = [len(tok(build_prompt(tok, s), add_special_tokens=False)["input_ids"]) for s in samples]

@@ -8,6 +8,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import pytest
 
 from thinkact import grammar
+from thinkact.chat import build_prompt
 from thinkact.evaluate.generation import (HFGenerator, OpenAIGenerator, decode_completion,
                                           load_model, make_generator, message_to_grammar,
                                           openai_messages, shared_prefix)
@@ -65,11 +66,19 @@ def tiny(peaked_model_dir):
 
 @pytest.mark.slow
 def test_batched_greedy_equals_sequential(tiny):
-    """Plain one-at-a-time decoding against batches (left padding, two groups of samples with
-    a shared prefix each, its KV cache reused): the same greedy outputs, in the samples' order."""
+    """Plain one-at-a-time `generate` against the batched back-end (prompts prefilled one by
+    one from two groups' shared prefixes, laid side by side with left padding, decoded together
+    from a static cache): the same greedy outputs, in the samples' order."""
+    import torch
+
     model, tok = tiny
     samples = make_samples(11)
-    one = HFGenerator(model, tok, batch_size=1, max_new_tokens=16, prefix_cache=False).generate(samples)
+    one = []  # plain transformers generate, one prompt at a time
+    for s in samples:
+        ids = torch.tensor([tok(build_prompt(tok, s), add_special_tokens=False)["input_ids"]])
+        out = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), do_sample=False,
+                             max_new_tokens=16, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
+        one.append(decode_completion(tok, out[0, ids.shape[1]:].tolist(), [tok.eos_token_id]))
     done = []
     batched = HFGenerator(model, tok, batch_size=4, max_new_tokens=16).generate(samples, done.append)
     assert batched == one

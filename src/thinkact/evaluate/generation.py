@@ -17,7 +17,6 @@ kept, so `grammar.parse` and the rewards read them exactly as they read training
 
 from __future__ import annotations
 
-import copy
 import json
 import urllib.error
 import urllib.request
@@ -93,12 +92,18 @@ def shared_prefix(seqs: list[list[int]], min_tokens: int = 16) -> list[int]:
 
 
 class HFGenerator:
-    """Batched greedy decoding with transformers.
+    """Batched greedy decoding with transformers: prompts are prefilled one at a time, then
+    decoded together.
 
-    Samples with the same system prompt and tools share a long prompt prefix (the tool list
-    alone is often most of the prompt): its KV cache is computed once and every batch of those
-    samples starts from a copy of it, so only each prompt's own suffix is prefilled. A batch row
-    is [shared prefix][padding][own suffix], the padding masked out.
+    Prefilling a padded batch costs more than prefilling its prompts one by one (padding and
+    an explicit attention mask), while decoding is where batching pays (one step serves every
+    row). So each prompt but its last token is run alone, the KV caches are laid side by side
+    in a preallocated (static) cache, left-padded and masked, and `generate` decodes the batch
+    from there. Samples with the same
+    system prompt and tools share a long prompt prefix (the tool list is often most of the
+    prompt): it is prefilled once per group and every prompt of the group continues from it. A
+    batch row is [shared prefix][padding][own suffix]; prompts are sorted by length so batches
+    pad little.
     """
 
     def __init__(self, model: Any, tokenizer: Any, *, batch_size: int = 16,
@@ -123,52 +128,89 @@ class HFGenerator:
     def generate_prompts(self, prompts: list[str], advance: Advance = None,
                          groups: list[list[int]] | None = None) -> list[str]:
         """Outputs for prompt texts; `groups` lists indices whose prompts likely share a prefix."""
-        import torch
-
         encoded = [self.tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
         outputs: list[str] = [""] * len(encoded)
-        device = next(self.model.parameters()).device
         for group in groups or [list(range(len(encoded)))]:
             prefix = shared_prefix([encoded[i] for i in group]) if self.prefix_cache else []
-            p = len(prefix)
-            cache = None
-            if prefix:
-                with torch.inference_mode():
-                    cache = self.model(input_ids=torch.tensor([prefix], device=device),
-                                       use_cache=True).past_key_values
+            prefix_kv = self._prefill(prefix, None) if prefix else None
             # Longest first: batches hold similar lengths, and running out of memory shows at once.
             order = sorted(group, key=lambda i: -len(encoded[i]))
             for start in range(0, len(order), self.batch_size):
                 idx = order[start:start + self.batch_size]
-                width = max(len(encoded[i]) for i in idx)
-                ids = torch.full((len(idx), width), self.pad_id, dtype=torch.long)
-                mask = torch.zeros((len(idx), width), dtype=torch.long)
-                ids[:, :p] = torch.tensor(prefix, dtype=torch.long)
-                mask[:, :p] = 1
-                for row, i in enumerate(idx):
-                    n = len(encoded[i]) - p
-                    ids[row, width - n:] = torch.tensor(encoded[i][p:], dtype=torch.long)
-                    mask[row, width - n:] = 1
-                past = None
-                if cache is not None:
-                    past = copy.deepcopy(cache)  # generate() extends the cache in place
-                    past.batch_repeat_interleave(len(idx))
-                # generate() derives position ids from the mask (cumsum - 1), so padding does
-                # not shift positions: a row sees the same positions as its prompt alone.
-                with torch.inference_mode():
-                    out = self.model.generate(
-                        input_ids=ids.to(device), attention_mask=mask.to(device),
-                        past_key_values=past, do_sample=False, max_new_tokens=self.max_new_tokens,
-                        eos_token_id=self.stops, pad_token_id=self.pad_id, use_cache=True,
-                        temperature=None, top_p=None, top_k=None)
-                for row, i in enumerate(idx):
-                    new = cut_at_stop(out[row, width:].tolist(), self.stops)
-                    self.new_tokens += len(new)
-                    outputs[i] = self.tokenizer.decode(new, skip_special_tokens=False,
-                                                       clean_up_tokenization_spaces=False)
+                for i, text in zip(idx, self._decode_batch([encoded[i] for i in idx], prefix, prefix_kv)):
+                    outputs[i] = text
                 if advance:
                     advance(len(idx))
         return outputs
+
+    def _prefill(self, ids: list[int], prefix_kv: list[tuple[Any, Any]] | None) -> list[tuple[Any, Any]]:
+        """Keys and values, per layer, of `ids` run alone after the prefix whose keys and values
+        are `prefix_kv` (None: from the start); only the new positions are returned."""
+        import torch
+        from transformers import DynamicCache
+
+        start = prefix_kv[0][0].shape[2] if prefix_kv else 0
+        past = DynamicCache(ddp_cache_data=prefix_kv, config=self.model.config) if prefix_kv else None
+        device = next(self.model.parameters()).device
+        with torch.inference_mode():
+            cache = self.model(input_ids=torch.tensor([ids], device=device), past_key_values=past,
+                               position_ids=torch.arange(start, start + len(ids), device=device)[None],
+                               use_cache=True).past_key_values
+        return [(layer.keys[:, :, start:], layer.values[:, :, start:]) for layer in cache.layers]
+
+    def _decode_batch(self, rows: list[list[int]], prefix: list[int], prefix_kv: Any) -> list[str]:
+        import torch
+        from transformers import StaticCache
+
+        p = len(prefix)
+        width = max(len(r) for r in rows)
+        device = next(self.model.parameters()).device
+        ids = torch.full((len(rows), width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(rows), width), dtype=torch.long)
+        ids[:, :p] = torch.tensor(prefix, dtype=torch.long)
+        mask[:, :p] = 1
+        for r, row in enumerate(rows):
+            n = len(row) - p
+            ids[r, width - n:] = torch.tensor(row[p:], dtype=torch.long)
+            mask[r, width - n:] = 1
+
+        # Each row's prompt but its last token, prefilled alone (after the shared prefix).
+        own = [self._prefill(row[p:-1], prefix_kv) if len(row) - p > 1 else None for row in rows]
+        some = prefix_kv or next((kv for kv in own if kv is not None), None)
+        past = None
+        if some is not None:  # lay the caches side by side, as the ids are laid out
+            layers = []
+            for layer, (k0, v0) in enumerate(some):
+                k = k0.new_zeros((len(rows), k0.shape[1], width - 1, k0.shape[3]))
+                v = v0.new_zeros((len(rows), v0.shape[1], width - 1, v0.shape[3]))
+                if prefix_kv is not None:
+                    k[:, :, :p] = prefix_kv[layer][0]
+                    v[:, :, :p] = prefix_kv[layer][1]
+                for r, kv in enumerate(own):
+                    if kv is not None:
+                        n = kv[layer][0].shape[2]
+                        k[r, :, width - 1 - n:width - 1] = kv[layer][0][0]
+                        v[r, :, width - 1 - n:width - 1] = kv[layer][1][0]
+                layers.append((k, v))
+            # A static cache: a dynamic one concatenates its whole length on every step, which
+            # costs more than the step itself when prompts are long.
+            past = StaticCache(config=self.model.config, max_cache_len=width - 1 + self.max_new_tokens)
+            for layer, (k, v) in enumerate(layers):
+                past.update(k, v, layer)
+        # generate() runs the last prompt column, then decodes; it derives position ids from the
+        # mask (cumsum - 1), so padding does not shift positions.
+        with torch.inference_mode():
+            out = self.model.generate(
+                input_ids=ids.to(device), attention_mask=mask.to(device), past_key_values=past,
+                do_sample=False, max_new_tokens=self.max_new_tokens, eos_token_id=self.stops,
+                pad_token_id=self.pad_id, use_cache=True, temperature=None, top_p=None, top_k=None)
+        texts = []
+        for r in range(len(rows)):
+            new = cut_at_stop(out[r, width:].tolist(), self.stops)
+            self.new_tokens += len(new)
+            texts.append(self.tokenizer.decode(new, skip_special_tokens=False,
+                                               clean_up_tokenization_spaces=False))
+        return texts
 
 
 class VLLMGenerator:
