@@ -129,3 +129,18 @@ def test_reward_sees_grammar_tags_after_trl_decoding(tiny_model_dir):
     assert total == pytest.approx(1.0)  # the gold action, decoded as TRL does, scores full marks
     assert logged["reasoning_length"] == len(sample.target.reasoning.split())
     assert [f.__name__ for f in funcs] == ["format", "decision", "tool", "answer", "efficiency"]
+
+
+def test_coldstart_mix_adds_training_turns_with_empty_think(tmp_path, turn_files, tiny_model_dir):
+    from thinkact.train.sft import mixed_turns
+
+    mixed = mixed_turns(str(turn_files["coldstart"]), 3, seed=0)
+    assert len(mixed) == 3 and all(t.target.reasoning is None for t in mixed)
+    assert [t.id for t in mixed] == [t.id for t in mixed_turns(str(turn_files["coldstart"]), 3, seed=0)]
+    tok = load_tokenizer(str(tiny_model_dir))
+    ds, _ = sft_dataset(mixed, tok, think=True)
+    assert ds[0]["completion"].startswith("<think>\n\n</think>\n\n")
+    cfg = StageConfig(stage="coldstart", model=str(tiny_model_dir), data=str(turn_files["coldstart"]),
+                      out=str(tmp_path / "cs"), train=ColdstartSettings(mix=4, max_steps=1))
+    with pytest.raises(DataError, match="needs mix_data"):
+        train_stage(cfg)

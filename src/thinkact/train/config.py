@@ -79,6 +79,10 @@ class ColdstartSettings(SFTSettings):
     think: bool = True
     learning_rate: PositiveFloat = 5e-5
     epochs: PositiveFloat = 3.0
+    # Training turns without reasoning added to the cold-start set, rendered with an empty think
+    # block (as Qwen3 renders a turn without thinking), so a small model keeps its actions while
+    # it learns the format. 0 = the method's cold start: the small reasoning set alone.
+    mix: int = Field(0, ge=0)
 
 
 class RewardSettings(_Strict):
@@ -131,6 +135,7 @@ class StageConfig(_Strict):
     chat_template: str | None = None  # a .jinja file, or a template name shipped with TRL
     data: str  # turn samples JSONL
     out: str  # stage folder: checkpoint-<step>/, model/, train_log.jsonl
+    mix_data: str | None = None  # coldstart with train.mix > 0: the turns to mix in
     train: SFTSettings | ColdstartSettings | GRPOSettings
 
     @model_validator(mode="before")
@@ -320,10 +325,10 @@ def dump_config(config: BaseModel) -> str:
 
 
 def stage_config(pipeline: PipelineConfig, stage: str, *, model: str, data: str, out: str,
-                 chat_template: str | None = None) -> StageConfig:
+                 chat_template: str | None = None, mix_data: str | None = None) -> StageConfig:
     """The stage config the pipeline runs for `stage` (the same thing `thinkact train` reads)."""
     return StageConfig(stage=stage, model=model, chat_template=chat_template, data=data, out=out,
-                       train=getattr(pipeline, stage))
+                       mix_data=mix_data, train=getattr(pipeline, stage))
 
 
 # --------------------------------------------------------------------------- machine-aware args

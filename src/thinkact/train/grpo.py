@@ -75,8 +75,8 @@ def build_grpo_trainer(cfg: StageConfig, output_dir: str) -> Any:
     from trl import GRPOTrainer
 
     s = cfg.train
-    model, tokenizer = load_model_and_tokenizer(cfg.model, cfg.chat_template)
     samples = read_turns(cfg.data)
+    model, tokenizer = load_model_and_tokenizer(cfg.model, cfg.chat_template)
     dataset, dropped = grpo_dataset(samples, tokenizer, max_prompt_length=s.max_prompt_length)
     if dropped:
         print(f"grpo: left out {dropped} of {len(samples)} prompts longer than {s.max_prompt_length} tokens")

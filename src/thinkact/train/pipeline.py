@@ -344,7 +344,8 @@ def run_pipeline(cfg: PipelineConfig, out: str | Path, *, overwrite: bool = Fals
     for stage in STAGES:
         console.rule(stage)
         sc = stage_config(cfg, stage, model=model, data=str(data[stage]), out=str(out / "stages" / stage),
-                          chat_template=cfg.model.chat_template if stage == "sft" else None)
+                          chat_template=cfg.model.chat_template if stage == "sft" else None,
+                          mix_data=str(files["turns_train"]) if stage == "coldstart" and cfg.coldstart.mix else None)
         done = (out / "stages" / stage / "model" / "config.yaml").is_file()
         start = time.perf_counter()
         model_dir = train_stage(sc, console=console)

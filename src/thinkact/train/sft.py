@@ -8,9 +8,10 @@ trainer with different data and settings.
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
-from thinkact.schema import read_turns
+from thinkact.schema import DataError, TurnSample, read_turns
 from thinkact.train.config import StageConfig, trainer_kwargs
 from thinkact.train.datasets import sft_dataset
 from thinkact.train.models import load_model_and_tokenizer
@@ -26,16 +27,25 @@ def lora_config(settings: Any) -> Any:
                       target_modules=lora.target_modules, task_type="CAUSAL_LM")
 
 
+def mixed_turns(path: str | None, n: int, seed: int) -> list[TurnSample]:
+    """`n` turns drawn (seeded) from `path`, their reasoning removed."""
+    if not path:
+        raise DataError("coldstart mix > 0 needs mix_data: the training turns to mix in")
+    pool = read_turns(path)
+    picked = random.Random(seed).sample(pool, min(n, len(pool)))
+    return [t.model_copy(update={"target": t.target.model_copy(update={"reasoning": None})}) for t in picked]
+
+
 def build_sft_trainer(cfg: StageConfig, output_dir: str) -> Any:
     from trl import SFTConfig, SFTTrainer
 
     s = cfg.train
-    model, tokenizer = load_model_and_tokenizer(cfg.model, cfg.chat_template)
     samples = read_turns(cfg.data)
     if s.think and not any(x.target.reasoning for x in samples):
-        from thinkact.schema import DataError
-
         raise DataError("think is on but no sample carries reasoning", file=cfg.data)
+    if getattr(s, "mix", 0):
+        samples += mixed_turns(cfg.mix_data, s.mix, s.seed)
+    model, tokenizer = load_model_and_tokenizer(cfg.model, cfg.chat_template)
     dataset, dropped = sft_dataset(samples, tokenizer, think=s.think, max_length=s.max_length)
     if dropped:
         print(f"{cfg.stage}: left out {dropped} of {len(samples)} samples longer than {s.max_length} tokens")

@@ -52,7 +52,7 @@ def last_checkpoint(folder: str | Path) -> tuple[str | None, int]:
 def _identity(cfg: StageConfig) -> dict[str, Any]:
     # What must not change between a run and its resumption: the stage and its settings.
     # Paths may be spelt differently (relative, absolute) without changing the work.
-    return {"stage": cfg.stage, "chat_template": cfg.chat_template,
+    return {"stage": cfg.stage, "chat_template": cfg.chat_template, "mixed": bool(cfg.mix_data),
             "train": cfg.train.model_dump(mode="json")}
 
 
