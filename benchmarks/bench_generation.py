@@ -9,8 +9,8 @@ temporary folder), or hand-made samples when the generator is not available. Bot
 the same samples greedily with the same stopping rule; the JSON says how many outputs agree.
 Sequential is plain `model.generate` on one prompt at a time; batched is the evaluation back-end
 (prompts prefilled one by one from the shared prompt prefix's KV cache, then decoded in
-length-sorted batches with a static cache); the back-end without the shared prefix is measured
-too.
+length-sorted batches from a static cache, the prefix attended to from one copy per batch); the
+back-end without the shared prefix is measured too.
 """
 
 from __future__ import annotations

@@ -163,47 +163,41 @@ class HFGenerator:
         from transformers import StaticCache
 
         p = len(prefix)
-        width = max(len(r) for r in rows)
+        width = max(len(r) for r in rows) - p  # the rows' own parts, left-padded
         device = next(self.model.parameters()).device
         ids = torch.full((len(rows), width), self.pad_id, dtype=torch.long)
         mask = torch.zeros((len(rows), width), dtype=torch.long)
-        ids[:, :p] = torch.tensor(prefix, dtype=torch.long)
-        mask[:, :p] = 1
         for r, row in enumerate(rows):
             n = len(row) - p
             ids[r, width - n:] = torch.tensor(row[p:], dtype=torch.long)
             mask[r, width - n:] = 1
+        positions = p + (mask.cumsum(-1) - 1).clamp(min=0)  # padding does not shift positions
 
-        # Each row's prompt but its last token, prefilled alone (after the shared prefix).
+        # Each row's own part but its last token, prefilled alone after the shared prefix, then
+        # laid side by side in a static cache (a dynamic cache concatenates its whole length on
+        # every step, which costs more than the step itself when prompts are long).
         own = [self._prefill(row[p:-1], prefix_kv) if len(row) - p > 1 else None for row in rows]
-        some = prefix_kv or next((kv for kv in own if kv is not None), None)
+        some = next((kv for kv in own if kv is not None), None)
         past = None
-        if some is not None:  # lay the caches side by side, as the ids are laid out
-            layers = []
+        if some is not None:
+            past = StaticCache(config=self.model.config, max_cache_len=width - 1 + self.max_new_tokens)
             for layer, (k0, v0) in enumerate(some):
                 k = k0.new_zeros((len(rows), k0.shape[1], width - 1, k0.shape[3]))
                 v = v0.new_zeros((len(rows), v0.shape[1], width - 1, v0.shape[3]))
-                if prefix_kv is not None:
-                    k[:, :, :p] = prefix_kv[layer][0]
-                    v[:, :, :p] = prefix_kv[layer][1]
                 for r, kv in enumerate(own):
                     if kv is not None:
                         n = kv[layer][0].shape[2]
-                        k[r, :, width - 1 - n:width - 1] = kv[layer][0][0]
-                        v[r, :, width - 1 - n:width - 1] = kv[layer][1][0]
-                layers.append((k, v))
-            # A static cache: a dynamic one concatenates its whole length on every step, which
-            # costs more than the step itself when prompts are long.
-            past = StaticCache(config=self.model.config, max_cache_len=width - 1 + self.max_new_tokens)
-            for layer, (k, v) in enumerate(layers):
+                        k[r, :, width - 1 - n:] = kv[layer][0][0]
+                        v[r, :, width - 1 - n:] = kv[layer][1][0]
                 past.update(k, v, layer)
-        # generate() runs the last prompt column, then decodes; it derives position ids from the
-        # mask (cumsum - 1), so padding does not shift positions.
-        with torch.inference_mode():
+        # generate() runs the last prompt column, then decodes; the shared prefix is attended to
+        # from one copy for the whole batch (see shared_prefix_attention).
+        with shared_prefix_attention_on(self.model, prefix_kv), torch.inference_mode():
             out = self.model.generate(
-                input_ids=ids.to(device), attention_mask=mask.to(device), past_key_values=past,
-                do_sample=False, max_new_tokens=self.max_new_tokens, eos_token_id=self.stops,
-                pad_token_id=self.pad_id, use_cache=True, temperature=None, top_p=None, top_k=None)
+                input_ids=ids.to(device), attention_mask=mask.to(device),
+                position_ids=positions.to(device), past_key_values=past, do_sample=False,
+                max_new_tokens=self.max_new_tokens, eos_token_id=self.stops, pad_token_id=self.pad_id,
+                use_cache=True, temperature=None, top_p=None, top_k=None)
         texts = []
         for r in range(len(rows)):
             new = cut_at_stop(out[r, width:].tolist(), self.stops)
@@ -211,6 +205,79 @@ class HFGenerator:
             texts.append(self.tokenizer.decode(new, skip_special_tokens=False,
                                                clean_up_tokenization_spaces=False))
         return texts
+
+
+# --------------------------------------------------------------------------- shared-prefix attention
+
+# Layer index -> keys and values (1, kv heads, prefix length, head dim) of the prefix every row of
+# the batch being decoded starts with; empty when no batch is decoding from a shared prefix.
+_SHARED_PREFIX: dict[int, tuple[Any, Any]] = {}
+SHARED_PREFIX_ATTENTION = "thinkact_shared_prefix"
+
+
+def shared_prefix_attention(module: Any, query: Any, key: Any, value: Any, attention_mask: Any,
+                            scaling: float | None = None, dropout: float = 0.0, **kwargs: Any):
+    """Attention over [shared prefix][each row's own keys], the prefix stored once for the batch.
+
+    Decoding a batch reads every key of every row at every step; with a long shared prefix in
+    each row's cache that reading is most of the step. Here the rows' queries meet the one copy
+    of the prefix in a single matmul per key/value head, then their own keys; one softmax spans
+    both. `key` and `value` are the rows' own parts; `attention_mask` masks them (True: attend).
+    """
+    import torch
+
+    from transformers.integrations.sdpa_attention import repeat_kv, sdpa_attention_forward
+
+    prefix = _SHARED_PREFIX.get(module.layer_idx)
+    if prefix is None:
+        return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout,
+                                      scaling=scaling, **kwargs)
+    pk, pv = prefix
+    b, h, q, d = query.shape
+    hkv, plen = pk.shape[1], pk.shape[2]
+    g = h // hkv
+    scaling = d ** -0.5 if scaling is None else scaling
+    # (b, h, q, d) -> (hkv, b*g*q, d): every row's query heads that share a key/value head.
+    grouped = query.view(b, hkv, g, q, d).transpose(0, 1).reshape(hkv, b * g * q, d)
+    pre = torch.matmul(grouped, pk[0].transpose(1, 2)) * scaling  # (hkv, b*g*q, plen)
+    pre = pre.view(hkv, b, g, q, plen).transpose(0, 1).reshape(b, h, q, plen)
+    k, v = repeat_kv(key, g), repeat_kv(value, g)
+    mine = torch.matmul(query, k.transpose(2, 3)) * scaling  # (b, h, q, own length)
+    if attention_mask is None:  # no padding: causal within the new positions
+        attention_mask = torch.ones(q, k.shape[2], dtype=torch.bool, device=query.device).tril(k.shape[2] - q)
+    mine = mine.masked_fill(~attention_mask[..., :k.shape[2]].bool(), float("-inf"))
+    probs = torch.softmax(torch.cat([pre, mine], dim=-1), dim=-1, dtype=torch.float32).to(query.dtype)
+    p_pre = probs[..., :plen].reshape(b, hkv, g, q, plen).transpose(0, 1).reshape(hkv, b * g * q, plen)
+    out = torch.matmul(p_pre, pv[0]).view(hkv, b, g, q, d).transpose(0, 1).reshape(b, h, q, d)
+    out = out + torch.matmul(probs[..., plen:], v)
+    return out.transpose(1, 2).contiguous(), None
+
+
+class shared_prefix_attention_on:  # noqa: N801 - used as a context manager
+    """While active, `model` attends to `prefix_kv` (per layer) before each row's own keys."""
+
+    def __init__(self, model: Any, prefix_kv: list[tuple[Any, Any]] | None):
+        self.model, self.prefix_kv = model, prefix_kv
+
+    def __enter__(self):
+        if not self.prefix_kv:
+            return self
+        from transformers import AttentionInterface
+        from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
+
+        AttentionInterface.register(SHARED_PREFIX_ATTENTION, shared_prefix_attention)
+        AttentionMaskInterface.register(SHARED_PREFIX_ATTENTION, sdpa_mask)
+        self.config = self.model.config
+        self.before = self.config._attn_implementation
+        _SHARED_PREFIX.update({i: kv for i, kv in enumerate(self.prefix_kv)})
+        self.config._attn_implementation = SHARED_PREFIX_ATTENTION
+        return self
+
+    def __exit__(self, *exc):
+        if self.prefix_kv:
+            self.config._attn_implementation = self.before
+            _SHARED_PREFIX.clear()
+        return False
 
 
 class VLLMGenerator:
