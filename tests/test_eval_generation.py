@@ -89,6 +89,23 @@ def test_batched_greedy_equals_sequential(tiny):
     assert HFGenerator(model, tok, batch_size=1, max_new_tokens=16).generate(samples[5:6]) == [one[5]]
 
 
+def test_rows_that_differ_only_in_their_last_token(tiny):
+    """Prompts whose own part is a single token: nothing to prefill beyond the shared prefix."""
+    import torch
+
+    model, tok = tiny
+    head = "<|im_start|>user\nplease check my order W1234 and tell me its status<|im_end|>\n<|im_start|>"
+    prompts = [head + "a", head + "b", head + "c"]
+    assert len({len(tok(p)["input_ids"]) for p in prompts}) == 1
+    plain = []
+    for p in prompts:
+        ids = torch.tensor([tok(p, add_special_tokens=False)["input_ids"]])
+        out = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), do_sample=False,
+                             max_new_tokens=8, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
+        plain.append(decode_completion(tok, out[0, ids.shape[1]:].tolist(), [tok.eos_token_id]))
+    assert HFGenerator(model, tok, batch_size=3, max_new_tokens=8).generate_prompts(prompts) == plain
+
+
 def test_shared_prefix():
     a, b, c = [1, 2, 3, 4, 5], [1, 2, 3, 9], [1, 2, 3]
     assert shared_prefix([a, b], min_tokens=2) == [1, 2, 3]

@@ -5,10 +5,9 @@ output per sample in the samples' order (`advance(n)` is called as outputs compl
 progress bar). Outputs are what the model wrote after the prompt, eos stripped, grammar tags
 kept, so `grammar.parse` and the rewards read them exactly as they read training targets.
 
-- `HFGenerator`: transformers, batched greedy decoding with a KV cache. Prompts are sorted by
-  length so each batch pads little; left padding keeps every row's last prompt token at the end,
-  and `generate` derives position ids from the attention mask, so a padded row decodes exactly
-  as it would alone.
+- `HFGenerator`: transformers, batched greedy decoding with a KV cache: the shared prompt
+  prefix computed once, prompts sorted by length so batches pad little, left padding with
+  position ids from the mask, so a padded row decodes as it would alone.
 - `VLLMGenerator`: vLLM when installed (GPU machines).
 - `OpenAIGenerator`: any OpenAI-compatible chat completions endpoint, called with `tools`; the
   returned message (content or tool_calls, plus reasoning if the server sends it) is rendered
@@ -95,15 +94,15 @@ class HFGenerator:
     """Batched greedy decoding with transformers: prompts are prefilled one at a time, then
     decoded together.
 
-    Prefilling a padded batch costs more than prefilling its prompts one by one (padding and
-    an explicit attention mask), while decoding is where batching pays (one step serves every
-    row). So each prompt but its last token is run alone, the KV caches are laid side by side
-    in a preallocated (static) cache, left-padded and masked, and `generate` decodes the batch
-    from there. Samples with the same
-    system prompt and tools share a long prompt prefix (the tool list is often most of the
-    prompt): it is prefilled once per group and every prompt of the group continues from it. A
-    batch row is [shared prefix][padding][own suffix]; prompts are sorted by length so batches
-    pad little.
+    - Samples with the same system prompt and tools share a long prompt prefix (the tool list
+      is often most of the prompt). It is prefilled once per group and kept once per batch:
+      rows attend to that one copy (`shared_prefix_attention`) instead of each row's cache
+      holding it, which would make every decoding step read it once per row.
+    - Prefilling a padded batch costs more than prefilling its prompts one by one (padding, an
+      explicit mask), while decoding is where batching pays. So each prompt's own part, but its
+      last token, is run alone after the prefix; the results are laid side by side, left-padded
+      and masked, in a preallocated (static) cache, and `generate` decodes the batch from there.
+    - Prompts are sorted by length so batches pad little; outputs come back in input order.
     """
 
     def __init__(self, model: Any, tokenizer: Any, *, batch_size: int = 16,
