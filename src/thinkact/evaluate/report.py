@@ -148,6 +148,9 @@ def _smooth(ys: list[float], window: int) -> list[float]:
 
 def _line(ax, xs, ys, color, label, width=1.6):
     """Raw points faint and a moving average on top when there are many steps."""
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # steps are whole numbers
     if len(xs) > 25:
         ax.plot(xs, ys, color=color, alpha=0.25, linewidth=0.8)
         ax.plot(xs, _smooth(ys, max(3, len(xs) // 20)), color=color, linewidth=width, label=label)
@@ -201,7 +204,7 @@ def plot_reasoning_length(logs: dict[str, list[dict[str, Any]]], path: Path) -> 
     ax.set_xlabel("step")
     ax.set_ylabel("words of reasoning (mean)")
     ax.set_title("Reasoning length over training steps")
-    ax.set_ylim(bottom=0)
+    ax.set_ylim(0, max(1.0, max(max(ys) for _, ys in lines.values())) * 1.1)
     ax.legend(frameon=False)
     fig.tight_layout()
     fig.savefig(path)
