@@ -259,7 +259,8 @@ def plot_stage_comparison(table: dict[str, Any], path: Path) -> bool:
         if metric != "mean_reasoning_length":
             ax.set_ylim(0, 1.12)
         else:
-            ax.margins(y=0.15)
+            top = max((value.get((st, sp), {}).get(metric) or 0) for st in stages for sp in splits)
+            ax.set_ylim(0, max(1.0, top) * 1.15)
     for ax in list(axes.flat)[len(metrics):]:
         ax.axis("off")
     handles, labels = axes.flat[0].get_legend_handles_labels()
@@ -435,12 +436,13 @@ def _sample_html(split: str, sample: TurnSample, views: dict[str, dict[str, Any]
 
 def _table_html(table: dict[str, Any]) -> str:
     metrics = table["metrics"]
-    best: dict[tuple[str, str], float] = {}
+    # The best value of each metric on each split, bold where it stands out (not all tied).
+    seen: dict[tuple[str, str], list[float]] = {}
     for r in table["rows"]:
         for m in metrics:
-            v = r.get(m)
-            if v is not None and m != "mean_reasoning_length":
-                best[(r["split"], m)] = max(best.get((r["split"], m), v), v)
+            if r.get(m) is not None and m != "mean_reasoning_length":
+                seen.setdefault((r["split"], m), []).append(r[m])
+    best = {k: max(vs) for k, vs in seen.items() if max(vs) > min(vs)}
     head = ('<tr><th class="l">split</th><th class="l">stage</th>'
             + "".join(f"<th>{_e(LABELS.get(m, m))}</th>" for m in metrics) + "<th>n</th></tr>")
     body, last = [], None
