@@ -160,6 +160,13 @@ def score(
     typer.echo(f"scores -> {out}")
 
 
+def _set_threads(threads: int) -> None:
+    if threads > 0:
+        import torch
+
+        torch.set_num_threads(threads)
+
+
 eval_app = typer.Typer(help="Evaluate a model: turn samples (default), BFCL, or episodes.")
 app.add_typer(eval_app, name="eval")
 Backend = Literal["hf", "vllm", "openai"]
@@ -177,6 +184,7 @@ def eval_turns(
     limit: int = typer.Option(None, help="Evaluate only the first N samples."),
     backend: Backend = typer.Option("hf", help="hf (transformers), vllm, or openai (an endpoint)."),
     endpoint: str = typer.Option(None, help="OpenAI-compatible base URL, e.g. http://localhost:8000/v1."),
+    threads: int = typer.Option(0, help="torch CPU threads (0: torch's default; 1 is often fastest on a busy machine)."),
 ) -> None:
     """Generate one action per turn sample and score it (`thinkact score` on the written
     predictions gives the same numbers)."""
@@ -184,6 +192,7 @@ def eval_turns(
         return
     if not (model and data and out):
         raise typer.BadParameter("--model, --data and --out are required (or use a sub-command: bfcl, episodes)")
+    _set_threads(threads)
     from rich.console import Console
 
     from thinkact.evaluate.runner import evaluate_model
@@ -212,6 +221,7 @@ def eval_bfcl(
     limit: int = typer.Option(None, help="Run only the first N entries of each category."),
     backend: Backend = typer.Option("hf", help="hf, vllm or openai."),
     endpoint: str = typer.Option(None, help="OpenAI-compatible base URL."),
+    threads: int = typer.Option(0, help="torch CPU threads (0: torch's default; 1 is often fastest on a busy machine)."),
 ) -> None:
     """Run a model on BFCL categories, or score predictions, with BFCL's own checker."""
     from thinkact.evaluate.bfcl import DEFAULT_CATEGORIES, format_bfcl, run_bfcl, score_bfcl_file
@@ -219,6 +229,7 @@ def eval_bfcl(
 
     if (model is None) == (pred is None):
         raise typer.BadParameter("give exactly one of --model and --pred")
+    _set_threads(threads)
     try:
         if pred is not None:
             result = score_bfcl_file(pred, category or None, out=out)
@@ -246,11 +257,13 @@ def eval_episodes(
     max_new_tokens: int = typer.Option(256, help="Most tokens generated per action."),
     backend: Backend = typer.Option("hf", help="hf, vllm or openai."),
     endpoint: str = typer.Option(None, help="OpenAI-compatible base URL."),
+    threads: int = typer.Option(0, help="torch CPU threads (0: torch's default; 1 is often fastest on a busy machine)."),
 ) -> None:
     """Play the bundled user simulator with the model as the agent: goal completion and pass^k."""
     from thinkact.evaluate.episodes import evaluate_episodes
     from thinkact.schema import DataError
 
+    _set_threads(threads)
     try:
         s = evaluate_episodes(model, out=out, split=split, n_goals=goals, trials=trials, ks=tuple(k),
                               seed=seed, max_actions=max_actions, backend=backend, endpoint=endpoint,

@@ -78,7 +78,7 @@ def evaluate_model(model_or_path: Any, samples: list[TurnSample], *, out_dir: st
         generator = make_generator(backend, model_or_path, tokenizer=tokenizer, endpoint=endpoint,
                                    batch_size=batch_size, max_new_tokens=max_new_tokens)
     start = time.perf_counter()
-    outputs = generate_all(generator, samples, f"eval {out_dir.name}")
+    outputs = generate_all(generator, samples, "generating")
     seconds = time.perf_counter() - start
     pred = write_predictions(out_dir / PREDICTIONS, samples, outputs)
     # The exact samples scored, so `thinkact score --gold gold.jsonl --pred predictions.jsonl`
