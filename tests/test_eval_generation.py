@@ -217,3 +217,18 @@ def test_openai_generator_against_local_server(endpoint):
 def test_openai_generator_reports_http_errors():
     with pytest.raises(RuntimeError, match="cannot reach"):
         OpenAIGenerator("http://127.0.0.1:9/v1", "m", timeout=2).generate(make_samples(1))
+
+
+def test_samples_without_a_shared_prefix_are_still_batched(tiny):
+    """Each sample with its own tools (as in BFCL) forms a group of one; they are batched
+    together rather than one at a time."""
+    model, tok = tiny
+    samples = [s.model_copy(update={"tools": [{**TOOLS[0], "name": f"tool_{i}"}]})
+               for i, s in enumerate(make_samples(6))]
+    gen = HFGenerator(model, tok, batch_size=4, max_new_tokens=6)
+    sizes = []
+    original = gen._decode_batch
+    gen._decode_batch = lambda rows, *a: sizes.append(len(rows)) or original(rows, *a)
+    out = gen.generate(samples)
+    assert sizes == [4, 2]
+    assert out == HFGenerator(model, tok, batch_size=1, max_new_tokens=6).generate(samples)

@@ -129,8 +129,16 @@ class HFGenerator:
         """Outputs for prompt texts; `groups` lists indices whose prompts likely share a prefix."""
         encoded = [self.tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
         outputs: list[str] = [""] * len(encoded)
+        work, alone = [], []  # (group, prefix) with a shared prefix; the rest batched together
         for group in groups or [list(range(len(encoded)))]:
             prefix = shared_prefix([encoded[i] for i in group]) if self.prefix_cache else []
+            if prefix:
+                work.append((group, prefix))
+            else:
+                alone += group
+        if alone:
+            work.append((alone, []))
+        for group, prefix in work:
             prefix_kv = self._prefill(prefix, None) if prefix else None
             # Longest first: batches hold similar lengths, and running out of memory shows at once.
             order = sorted(group, key=lambda i: -len(encoded[i]))
