@@ -138,3 +138,18 @@ def test_cli_runs_a_model_on_bfcl(tiny_model_dir, tmp_path):
     assert set(preds) == {"simple_python_0", "simple_python_1", "irrelevance_0", "irrelevance_1"}
     # the written predictions score to the same result
     assert score_bfcl(preds, ["simple_python", "irrelevance"]) == res
+
+
+def test_samples_ask_for_the_entrys_own_action():
+    """Some live_irrelevance entries hold an earlier assistant turn: it is context, and the
+    sample asks for the action that follows it."""
+    from thinkact.data.bfcl import bfcl_entry_to_conversation
+    from thinkact.evaluate.bfcl import bfcl_samples
+
+    samples, ids = bfcl_samples(["live_irrelevance"])
+    entries = {e.id: e for e in load_bfcl_category("live_irrelevance")}
+    with_history = [s for s in samples if any(m.role == "assistant" for m in s.context)]
+    assert len(samples) == len(entries) == len(ids) and with_history
+    for s, i in zip(samples, ids):
+        conversation = bfcl_entry_to_conversation(entries[i])
+        assert s.context == conversation.messages[:-1]  # everything before the gold action

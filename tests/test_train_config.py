@@ -100,3 +100,14 @@ def test_cpu_gets_no_bf16_and_no_checkpointing(monkeypatch):
     assert kw["bf16"] is True and kw.get("activation_checkpointing", kw.get("gradient_checkpointing")) is True
     kw = trainer_kwargs(GRPOSettings(bf16=False, gradient_checkpointing=False), "out")
     assert kw["bf16"] is False
+
+
+def test_missing_reporting_package_is_named_before_training(monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "wandb" else real(name, *a))
+    assert trainer_kwargs(GRPOSettings(report_to=["tensorboard"]), "out")["report_to"] == ["tensorboard"]
+    with pytest.raises(DataError, match="pip install wandb") as err:
+        trainer_kwargs(GRPOSettings(report_to=["wandb"]), "out")
+    assert err.value.field == "train.report_to"

@@ -198,7 +198,8 @@ def bfcl_samples(categories: list[str], limit: int | None = None):
     for name in categories:
         entries = load_bfcl_category(name)[:limit] if limit else load_bfcl_category(name)
         for e in entries:
-            samples.append(conversation_to_turns(bfcl_entry_to_conversation(e))[0])
+            # The entry's own action is the last one; earlier assistant turns are its context.
+            samples.append(conversation_to_turns(bfcl_entry_to_conversation(e))[-1])
             ids.append(e.id)
     return samples, ids
 

@@ -79,10 +79,13 @@ class ColdstartSettings(SFTSettings):
     think: bool = True
     learning_rate: PositiveFloat = 5e-5
     epochs: PositiveFloat = 3.0
-    # Training turns without reasoning added to the cold-start set, rendered with an empty think
-    # block (as Qwen3 renders a turn without thinking), so a small model keeps its actions while
-    # it learns the format. 0 = the method's cold start: the small reasoning set alone.
+    # Training turns without reasoning added to the cold-start set, so a small model keeps its
+    # actions while it learns the format. 0 = the method's cold start: the small reasoning set
+    # alone. mix_style renders them (thinkact.train.datasets.RENDER_STYLES): "after_think" puts
+    # an empty think block at the end of the prompt (Qwen3's form with thinking off), so the
+    # model is not taught to skip reasoning; "think" puts it in the completion; "action" omits it.
     mix: int = Field(0, ge=0)
+    mix_style: Literal["after_think", "think", "action"] = "after_think"
 
 
 class RewardSettings(_Strict):
@@ -340,6 +343,20 @@ def on_gpu() -> bool:
     return torch.cuda.is_available()
 
 
+_REPORT_PACKAGES = {"tensorboard": "tensorboard", "trackio": "trackio", "wandb": "wandb"}
+
+
+def _check_report_to(report_to: list[str]) -> None:
+    """Fail before training starts, with the package to install, rather than deep inside the
+    Trainer once the model is loaded."""
+    import importlib.util
+
+    missing = [_REPORT_PACKAGES[r] for r in report_to if importlib.util.find_spec(_REPORT_PACKAGES[r]) is None]
+    if missing:
+        raise DataError(f"train.report_to needs {', '.join(missing)}: pip install {' '.join(missing)}, "
+                      "or leave it out of report_to", field="train.report_to")
+
+
 def trainer_kwargs(settings: TrainSettings, output_dir: str | Path) -> dict[str, Any]:
     """TrainingArguments keywords every stage shares, with precision and checkpointing decided
     from the machine unless the config says otherwise."""
@@ -352,6 +369,7 @@ def trainer_kwargs(settings: TrainSettings, output_dir: str | Path) -> dict[str,
     names = {f.name for f in dataclass_fields(TrainingArguments)}
     # transformers 5 renamed gradient_checkpointing; use the new name where it exists.
     ckpt_key = "activation_checkpointing" if "activation_checkpointing" in names else "gradient_checkpointing"
+    _check_report_to(settings.report_to)
     return {
         "output_dir": str(output_dir),
         "learning_rate": settings.learning_rate,
