@@ -7,7 +7,7 @@ import yaml
 from transformers import TrainerCallback
 
 from thinkact.chat import build_completion
-from thinkact.schema import DataError
+from thinkact.schema import DataError, read_turns
 from thinkact.train.config import ColdstartSettings, GRPOSettings, SFTSettings, StageConfig
 from thinkact.train.datasets import grpo_dataset, sft_dataset
 from thinkact.train.grpo import reward_funcs
@@ -131,16 +131,42 @@ def test_reward_sees_grammar_tags_after_trl_decoding(tiny_model_dir):
     assert [f.__name__ for f in funcs] == ["format", "decision", "tool", "answer", "efficiency"]
 
 
-def test_coldstart_mix_adds_training_turns_with_empty_think(tmp_path, turn_files, tiny_model_dir):
+def test_coldstart_mix_adds_training_turns_in_each_render_style(tmp_path, turn_files, tiny_model_dir):
+    from thinkact.chat import build_prompt
     from thinkact.train.sft import mixed_turns
 
     mixed = mixed_turns(str(turn_files["coldstart"]), 3, seed=0)
     assert len(mixed) == 3 and all(t.target.reasoning is None for t in mixed)
     assert [t.id for t in mixed] == [t.id for t in mixed_turns(str(turn_files["coldstart"]), 3, seed=0)]
     tok = load_tokenizer(str(tiny_model_dir))
-    ds, _ = sft_dataset(mixed, tok, think=True)
-    assert ds[0]["completion"].startswith("<think>\n\n</think>\n\n")
+    prompts = [build_prompt(tok, t) for t in mixed]
+    ds, _ = sft_dataset(mixed, tok, think=["think", "action", "after_think"])
+    assert ds[0]["prompt"] == prompts[0] and ds[0]["completion"].startswith("<think>\n\n</think>\n\n")
+    assert ds[1]["prompt"] == prompts[1] and not ds[1]["completion"].startswith("<think>")
+    # thinking switched off as Qwen3 does it: the empty block closes the prompt, not the completion
+    assert ds[2]["prompt"] == prompts[2] + "<think>\n\n</think>\n\n" and not ds[2]["completion"].startswith("<think>")
+    with pytest.raises(ValueError, match="unknown render style"):
+        sft_dataset(mixed, tok, think=["think", "action", "nothink"])
     cfg = StageConfig(stage="coldstart", model=str(tiny_model_dir), data=str(turn_files["coldstart"]),
                       out=str(tmp_path / "cs"), train=ColdstartSettings(mix=4, max_steps=1))
     with pytest.raises(DataError, match="needs mix_data"):
         train_stage(cfg)
+
+
+def test_reasoning_cut_to_its_first_sentences(turn_files):
+    from thinkact.train.sft import first_sentences, shorten_reasoning
+
+    text = "The user wants a refund of $12.50 on order AB1. Policy: within 30 days! So I ask. Fine?"
+    assert first_sentences(text, 1) == "The user wants a refund of $12.50 on order AB1."
+    assert first_sentences(text, 2) == "The user wants a refund of $12.50 on order AB1. Policy: within 30 days!"
+    assert first_sentences(text, 9) == text
+    samples = read_turns(turn_files["coldstart"])
+    short = shorten_reasoning(samples, 1)
+    assert [t.id for t in short] == [t.id for t in samples]
+    for before, after in zip(samples, short):
+        assert after.target.tool_calls == before.target.tool_calls and after.target.content == before.target.content
+        if before.target.reasoning:
+            assert before.target.reasoning.startswith(after.target.reasoning)
+            assert after.target.reasoning.count(". ") == 0
+    long = samples[0].model_copy(update={"target": samples[0].target.model_copy(update={"reasoning": text})})
+    assert shorten_reasoning([long], 1)[0].target.reasoning == "The user wants a refund of $12.50 on order AB1."

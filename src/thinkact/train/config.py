@@ -86,6 +86,10 @@ class ColdstartSettings(SFTSettings):
     # model is not taught to skip reasoning; "think" puts it in the completion; "action" omits it.
     mix: int = Field(0, ge=0)
     mix_style: Literal["after_think", "think", "action"] = "after_think"
+    # Keep only the first N sentences of each reasoning (None: all of it). A model too small to
+    # ground three sentences of reasoning in the context makes them up, and the made-up text
+    # leads its action astray; the first sentence (what the user wants) it can learn.
+    reasoning_sentences: PositiveInt | None = None
 
 
 class RewardSettings(_Strict):

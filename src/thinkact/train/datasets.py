@@ -14,6 +14,7 @@ from typing import Any, Sequence
 from datasets import Dataset
 
 from thinkact.chat import build_completion, build_prompt
+from thinkact.grammar import THINK_CLOSE, THINK_OPEN
 from thinkact.schema import DataError, TurnSample
 
 
@@ -21,16 +22,34 @@ def _lengths(tokenizer: Any, texts: list[str]) -> list[int]:
     return [len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
 
 
-def sft_rows(samples: Sequence[TurnSample], tokenizer: Any, think: bool) -> list[dict[str, str]]:
-    return [{"id": s.id, "prompt": build_prompt(tokenizer, s),
-             "completion": build_completion(s.target, think=think, eos=tokenizer.eos_token)}
-            for s in samples]
+# How one SFT sample is rendered:
+#   "think"        completion = think block (its reasoning, or empty) + action
+#   "action"       completion = the action alone (base SFT)
+#   "after_think"  the prompt ends with an empty think block and the completion is the action:
+#                  Qwen3's form for a turn with thinking switched off. The model learns actions
+#                  that follow a think block without being taught to emit an empty one.
+RENDER_STYLES = ("think", "action", "after_think")
+EMPTY_THINK = f"{THINK_OPEN}\n\n{THINK_CLOSE}\n\n"
 
 
-def sft_dataset(samples: Sequence[TurnSample], tokenizer: Any, think: bool,
+def sft_row(sample: TurnSample, tokenizer: Any, style: str) -> dict[str, str]:
+    if style not in RENDER_STYLES:
+        raise ValueError(f"unknown render style {style!r}; expected one of {RENDER_STYLES}")
+    prompt = build_prompt(tokenizer, sample) + (EMPTY_THINK if style == "after_think" else "")
+    completion = build_completion(sample.target, think=style == "think", eos=tokenizer.eos_token)
+    return {"id": sample.id, "prompt": prompt, "completion": completion}
+
+
+def sft_rows(samples: Sequence[TurnSample], tokenizer: Any, think: bool | Sequence[str]) -> list[dict[str, str]]:
+    styles = [("think" if think else "action")] * len(samples) if isinstance(think, bool) else list(think)
+    return [sft_row(s, tokenizer, style) for s, style in zip(samples, styles, strict=True)]
+
+
+def sft_dataset(samples: Sequence[TurnSample], tokenizer: Any, think: bool | Sequence[str],
                 max_length: int | None = None) -> tuple[Dataset, int]:
-    """SFT rows; samples longer than `max_length` tokens are left out rather than truncated (a
-    cut completion teaches a broken action). Returns the dataset and how many were left out."""
+    """SFT rows (`think`: for all samples, or a render style per sample, see RENDER_STYLES);
+    samples longer than `max_length` tokens are left out rather than truncated (a cut completion
+    teaches a broken action). Returns the dataset and how many were left out."""
     if not samples:
         raise DataError("no turn samples to train on")
     rows = sft_rows(samples, tokenizer, think)

@@ -9,6 +9,7 @@ trainer with different data and settings.
 from __future__ import annotations
 
 import random
+import re
 from typing import Any
 
 from thinkact.schema import DataError, TurnSample, read_turns
@@ -36,6 +37,20 @@ def mixed_turns(path: str | None, n: int, seed: int) -> list[TurnSample]:
     return [t.model_copy(update={"target": t.target.model_copy(update={"reasoning": None})}) for t in picked]
 
 
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+
+
+def first_sentences(text: str, n: int) -> str:
+    """The first `n` sentences of `text` (split after . ! or ? followed by a space)."""
+    return " ".join(_SENTENCE_END.split(text.strip())[:n])
+
+
+def shorten_reasoning(samples: list[TurnSample], n: int) -> list[TurnSample]:
+    return [t.model_copy(update={"target": t.target.model_copy(
+                update={"reasoning": first_sentences(t.target.reasoning, n)})})
+            if t.target.reasoning else t for t in samples]
+
+
 def build_sft_trainer(cfg: StageConfig, output_dir: str) -> Any:
     from trl import SFTConfig, SFTTrainer
 
@@ -43,10 +58,14 @@ def build_sft_trainer(cfg: StageConfig, output_dir: str) -> Any:
     samples = read_turns(cfg.data)
     if s.think and not any(x.target.reasoning for x in samples):
         raise DataError("think is on but no sample carries reasoning", file=cfg.data)
+    if getattr(s, "reasoning_sentences", None):
+        samples = shorten_reasoning(samples, s.reasoning_sentences)
+    styles = [("think" if s.think else "action")] * len(samples)
     if getattr(s, "mix", 0):
-        samples += mixed_turns(cfg.mix_data, s.mix, s.seed)
+        mixed = mixed_turns(cfg.mix_data, s.mix, s.seed)
+        samples, styles = samples + mixed, styles + [s.mix_style] * len(mixed)
     model, tokenizer = load_model_and_tokenizer(cfg.model, cfg.chat_template)
-    dataset, dropped = sft_dataset(samples, tokenizer, think=s.think, max_length=s.max_length)
+    dataset, dropped = sft_dataset(samples, tokenizer, think=styles, max_length=s.max_length)
     if dropped:
         print(f"{cfg.stage}: left out {dropped} of {len(samples)} samples longer than {s.max_length} tokens")
     args = SFTConfig(**trainer_kwargs(s, output_dir), max_length=s.max_length,
