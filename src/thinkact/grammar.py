@@ -36,15 +36,18 @@ def render_call(call: ToolCall) -> str:
     return f"{CALL_OPEN}\n{body}\n{CALL_CLOSE}"
 
 
+def think_block(reasoning: str | None) -> str:
+    """The think block that opens an action (empty when there is no reasoning)."""
+    return f"{THINK_OPEN}\n{(reasoning or '').strip()}\n{THINK_CLOSE}\n\n"
+
+
 def render(target: Target, think: bool = True) -> str:
     """Render a target exactly as the model should emit it.
 
     With `think`, a think block comes first (empty when the target has no reasoning, as Qwen3
     renders it with thinking disabled); without it, the action alone.
     """
-    head = ""
-    if think:
-        head = f"{THINK_OPEN}\n{(target.reasoning or '').strip()}\n{THINK_CLOSE}\n\n"
+    head = think_block(target.reasoning) if think else ""
     if target.kind == "tool_call":
         return head + "\n".join(render_call(c) for c in target.tool_calls)
     return head + target.content.strip()

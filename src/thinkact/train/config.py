@@ -347,18 +347,15 @@ def on_gpu() -> bool:
     return torch.cuda.is_available()
 
 
-_REPORT_PACKAGES = {"tensorboard": "tensorboard", "trackio": "trackio", "wandb": "wandb"}
-
-
 def _check_report_to(report_to: list[str]) -> None:
     """Fail before training starts, with the package to install, rather than deep inside the
-    Trainer once the model is loaded."""
+    Trainer once the model is loaded (each integration's package has its name)."""
     import importlib.util
 
-    missing = [_REPORT_PACKAGES[r] for r in report_to if importlib.util.find_spec(_REPORT_PACKAGES[r]) is None]
+    missing = [name for name in report_to if importlib.util.find_spec(name) is None]
     if missing:
         raise DataError(f"train.report_to needs {', '.join(missing)}: pip install {' '.join(missing)}, "
-                      "or leave it out of report_to", field="train.report_to")
+                        "or leave it out of report_to", field="train.report_to")
 
 
 def trainer_kwargs(settings: TrainSettings, output_dir: str | Path) -> dict[str, Any]:

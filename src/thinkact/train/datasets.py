@@ -14,7 +14,7 @@ from typing import Any, Sequence
 from datasets import Dataset
 
 from thinkact.chat import build_completion, build_prompt
-from thinkact.grammar import THINK_CLOSE, THINK_OPEN
+from thinkact.grammar import think_block
 from thinkact.schema import DataError, TurnSample
 
 
@@ -29,7 +29,7 @@ def _lengths(tokenizer: Any, texts: list[str]) -> list[int]:
 #                  Qwen3's form for a turn with thinking switched off. The model learns actions
 #                  that follow a think block without being taught to emit an empty one.
 RENDER_STYLES = ("think", "action", "after_think")
-EMPTY_THINK = f"{THINK_OPEN}\n\n{THINK_CLOSE}\n\n"
+EMPTY_THINK = think_block(None)
 
 
 def sft_row(sample: TurnSample, tokenizer: Any, style: str) -> dict[str, str]:
