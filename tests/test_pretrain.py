@@ -23,7 +23,7 @@ def test_corpus_has_no_grammar_and_cued_spans_appear_earlier():
     rng = random.Random(0)
     pool = list(placeholder_text(1, 300))
     for _ in range(300):
-        segs = document(rng, pool, rng.randint(20, 1500), copy_share=0.5, lookup_share=0.3)
+        segs = document(rng, pool, rng.randint(20, 1500), copy_share=0.4, lookup_share=0.3, repeat_share=0.2)
         text = "".join(t for t, _ in segs)
         assert not any(tag in text for tag in GRAMMAR_TAGS) and "<|im_start|>" not in text
         pos = 0

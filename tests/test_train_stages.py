@@ -170,3 +170,22 @@ def test_reasoning_cut_to_its_first_sentences(turn_files):
             assert after.target.reasoning.count(". ") == 0
     long = samples[0].model_copy(update={"target": samples[0].target.model_copy(update={"reasoning": text})})
     assert shorten_reasoning([long], 1)[0].target.reasoning == "The user wants a refund of $12.50 on order AB1."
+
+
+def test_group_by_length_batches_pad_less(tmp_path, turn_files, tiny_model_dir):
+    from thinkact.train.sft import build_sft_trainer
+
+    def padding_share(group: bool) -> float:
+        cfg = StageConfig(stage="sft", model=str(tiny_model_dir), data=str(turn_files["train"]),
+                          out=str(tmp_path / f"g{group}"),
+                          train=SFTSettings(batch_size=4, max_steps=1, group_by_length=group))
+        trainer = build_sft_trainer(cfg, str(tmp_path / f"g{group}"))
+        pad = real = 0
+        for batch in trainer.get_train_dataloader():
+            mask = batch["attention_mask"]
+            real += int(mask.sum())
+            pad += mask.numel() - int(mask.sum())
+        return pad / (pad + real)
+
+    grouped, shuffled = padding_share(True), padding_share(False)
+    assert grouped < shuffled

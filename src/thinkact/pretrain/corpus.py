@@ -8,7 +8,10 @@ from a record); the loop weights their loss up. Three kinds of document:
 - copy: identifiers stated once among filler text, later repeated after a cue, in prose or as
   a JSON value (induction, with distractors so the cue must be matched);
 - lookup: records rendered as JSON or "key: value" lines, then one field of one record asked
-  for by its id or name.
+  for by its id or name;
+- repeat: a list of identifiers, then the same list again after some text. Every token of the
+  repeat is a copy target, a dense signal that makes induction form sooner than the sparse cues
+  of copy documents do.
 
 Nothing here is the task: no grammar tags, no tool calls, no prompt -> action pairs.
 """
@@ -156,19 +159,32 @@ def lookup_document(rng: random.Random, pool: Sequence[str], chars: int) -> list
     return segs
 
 
+def repeat_document(rng: random.Random, pool: Sequence[str], chars: int) -> list[Segment]:
+    """A list of identifiers, filler, then the list again (all of it emphasised)."""
+    ids = [identifier(rng) for _ in range(rng.randint(2, 8))]
+    text = rng.choice((", ", "\n", " ")).join(ids)
+    segs: list[Segment] = [(rng.choice(("Codes: ", "On file: ", "List: ", "")) + text + "\n", False)]
+    if pool and chars:
+        segs.append((filler(rng, pool, rng.randint(chars // 4, chars)) + "\n", False))
+    segs += [(rng.choice(("Again: ", "Once more: ", "Repeated: ", "")), False), (text, True), ("\n", False)]
+    return segs
+
+
 def prose_document(rng: random.Random, pool: Sequence[str], chars: int) -> list[Segment]:
     return [(filler(rng, pool, chars), False)] if pool else [("", False)]
 
 
 def document(rng: random.Random, pool: Sequence[str], chars: int, copy_share: float,
-             lookup_share: float = 0.0) -> list[Segment]:
-    """One document: copy with probability `copy_share`, lookup with `lookup_share`, else
-    domain prose."""
+             lookup_share: float = 0.0, repeat_share: float = 0.0) -> list[Segment]:
+    """One document: copy with probability `copy_share`, lookup with `lookup_share`, repeat
+    with `repeat_share`, else domain prose."""
     r = rng.random()
     if r < copy_share:
         return copy_document(rng, pool, chars, max_ids=3 if chars > 300 else 2)
     if r < copy_share + lookup_share:
         return lookup_document(rng, pool, chars)
+    if r < copy_share + lookup_share + repeat_share:
+        return repeat_document(rng, pool, chars)
     return prose_document(rng, pool, chars)
 
 

@@ -69,6 +69,7 @@ def build_sft_trainer(cfg: StageConfig, output_dir: str) -> Any:
     if dropped:
         print(f"{cfg.stage}: left out {dropped} of {len(samples)} samples longer than {s.max_length} tokens")
     args = SFTConfig(**trainer_kwargs(s, output_dir), max_length=s.max_length,
-                     completion_only_loss=True, packing=False, dataset_num_proc=None)
+                     completion_only_loss=True, packing=False, dataset_num_proc=None,
+                     train_sampling_strategy="group_by_length" if s.group_by_length else "random")
     return SFTTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
                       peft_config=lora_config(s))
