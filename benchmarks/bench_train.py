@@ -1,6 +1,7 @@
 """Training throughput of thinkact's stages, printed as JSON.
 
-- SFT: tokens/s (non-padding tokens, prompt and completion) of `thinkact train sft`.
+- SFT: tokens/s (non-padding tokens, prompt and completion) of `thinkact train sft` with the
+  preset's settings, with length-grouped batches and without.
 - GRPO: completions/s of `thinkact train grpo`, and of the same GRPO step written as a bare TRL
   script (benchmarks/bare_trl_grpo.py: same model, prompts, rewards, batch, settings, seed), run
   alternately to share the machine's load fairly; thinkact's overhead is their ratio.
@@ -57,14 +58,15 @@ def make_data(out: Path, seed: int) -> Path:
     return path
 
 
-def bench_sft(model: str, template: str | None, data: Path, work: Path, steps: int, batch: int) -> dict:
+def bench_sft(model: str, template: str | None, data: Path, work: Path, settings: SFTSettings) -> dict:
+    """One epoch of the preset's SFT settings on `data`, the first step left out."""
     clock = Clock()
     cfg = StageConfig(stage="sft", model=model, chat_template=template, data=str(data), out=str(work / "sft"),
-                      train=SFTSettings(max_steps=steps, batch_size=batch, logging_steps=1, save_steps=10**6,
-                                        learning_rate=1e-3, max_length=2048))
+                      train=settings.model_copy(update={"logging_steps": 1, "save_steps": 10**6}))
     train_stage(cfg, overwrite=True, callbacks=(clock,))
     (t0, n0), (t1, n1) = clock.tokens[1], clock.tokens[-1]
-    return {"steps": steps, "batch": batch, "tokens_per_s": round((n1 - n0) / (t1 - t0), 1),
+    return {"steps": len(clock.ends), "batch": settings.batch_size, "group_by_length": settings.group_by_length,
+            "tokens_per_s": round((n1 - n0) / (t1 - t0), 1),
             "seconds_per_step": round((clock.ends[-1] - clock.ends[0]) / (len(clock.ends) - 1), 3)}
 
 
@@ -97,8 +99,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--preset", default="quickstart", help="model, chat template and GRPO settings from this preset")
     ap.add_argument("--model", default=None, help="instead of the preset's model")
-    ap.add_argument("--sft-steps", type=int, default=8)
-    ap.add_argument("--sft-batch", type=int, default=16)
+    ap.add_argument("--sft-steps", type=int, default=-1, help="-1: one epoch of the 60-conversation set")
+    ap.add_argument("--skip-grpo", action="store_true")
     ap.add_argument("--grpo-steps", type=int, default=5)
     ap.add_argument("--repeats", type=int, default=2, help="alternating thinkact / bare TRL GRPO runs")
     ap.add_argument("--seed", type=int, default=0)
@@ -111,7 +113,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         data = make_data(work / "data", args.seed)
-        sft = bench_sft(model, template, data, work, args.sft_steps, args.sft_batch)
+        # the preset's SFT settings, with and without length-grouped batches
+        s = preset.sft.model_copy(update={"max_steps": args.sft_steps, "seed": args.seed})
+        sft = [bench_sft(model, template, data, work, s.model_copy(update={"group_by_length": grouped}))
+               for grouped in (True, False)]
+        if args.skip_grpo:
+            print(json.dumps({"model": model, "preset": args.preset, "sft": sft}, indent=2))
+            return
         ours, bare = [], []
         for _ in range(args.repeats):
             ours.append(bench_grpo(model, template, data, work, args.grpo_steps, g))
