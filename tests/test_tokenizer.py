@@ -41,6 +41,17 @@ def test_digits_are_one_per_token(tok):
     assert pieces == ["W", "2", "3", "7", "8", "1", "5", "6"]
 
 
+@pytest.mark.parametrize("ident", ["jVek0CHt", "sa7udl", "k3mPqz9A", "abc123def", "4WQ150XK"])
+def test_mixed_identifiers_are_one_character_per_token(tok, ident):
+    assert tok.tokenize(ident) == list(ident)
+
+
+def test_plain_words_merge(tok):
+    # merges stay inside plain words, where they shorten prompts
+    assert len(tok.tokenize("order refund")) < len("order refund")
+    assert tok.tokenize("mia_garcia_4516")[-5:] == ["_", "4", "5", "1", "6"]
+
+
 @pytest.mark.parametrize("ident", ["W2378156", "mia_garcia_4516", "k3mPqz9A", "ORD-55120", "abc123def"])
 def test_identifier_same_tokens_in_text_and_json(tok, ident):
     alone = tok(ident, add_special_tokens=False)["input_ids"]

@@ -189,3 +189,22 @@ def test_group_by_length_batches_pad_less(tmp_path, turn_files, tiny_model_dir):
 
     grouped, shuffled = padding_share(True), padding_share(False)
     assert grouped < shuffled
+
+
+def test_bucketed_batches_are_similar_in_length_and_in_random_order():
+    import random
+
+    from thinkact.train.sft import bucketed_batches
+
+    rng = random.Random(0)
+    lengths = [rng.randint(100, 1200) for _ in range(1610)]
+    order = bucketed_batches(lengths, 16, seed=0, window=24)
+    assert sorted(order) == list(range(1610))  # every sample once
+    batches = [order[i:i + 16] for i in range(0, len(order), 16)]
+    spread = sum(max(lengths[i] for i in b) - min(lengths[i] for i in b) for b in batches) / len(batches)
+    assert spread < 100  # random batches spread over ~1,000 tokens
+    # no walk from long to short: consecutive batches get shorter about half the time
+    means = [sum(lengths[i] for i in b) / len(b) for b in batches[:-1]]
+    shorter = sum(b < a for a, b in zip(means, means[1:])) / (len(means) - 1)
+    assert 0.3 < shorter < 0.7
+    assert order != bucketed_batches(lengths, 16, seed=1, window=24)

@@ -101,7 +101,7 @@ def data_generate(
 @app.command()
 def pretrain(out: str = typer.Option(..., "--out", help="Folder for the tokenizer, checkpoints and final model."),
              seed: int = typer.Option(0, help="Seed of the corpus, the tokenizer and the initial weights."),
-             max_steps: int = typer.Option(7000, help="Stop here even if the copy probe has not passed."),
+             max_steps: int = typer.Option(5000, help="Stop here even if the copy probe has not passed."),
              target: float = typer.Option(0.95, help="Copy-probe score that ends pretraining."),
              probe_every: int = typer.Option(100, help="Steps between probe runs (and checkpoints)."),
              threads: int = typer.Option(0, help="Torch CPU threads (0: torch's default); 1 is faster on a busy CPU.")) -> None:

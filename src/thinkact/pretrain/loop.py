@@ -32,7 +32,7 @@ from thinkact.pretrain.tokenizer import save_tokenizer, train_tokenizer
 
 @dataclass
 class PretrainConfig:
-    max_steps: int = 7000
+    max_steps: int = 5000
     seed: int = 0
     vocab_size: int = 1536
     sizes: dict[str, int] = field(default_factory=dict)  # overrides of model.QUICKSTART

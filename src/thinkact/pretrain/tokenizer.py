@@ -1,9 +1,12 @@
 """The quickstart tokenizer: a small byte-level BPE fitted to the bundled domains' text.
 
 Two choices make copying easy for a tiny model:
-- Merges happen only inside runs of lowercase letters. Spaces, digits, capitals and punctuation
-  are one token each, so an identifier tokenizes the same in user text and inside JSON (no
-  leading-space merges), and mixed identifiers like "W2378156" are one character per token.
+- Merges happen only inside plain words: a run of lowercase letters, after at most one capital,
+  that no other letter or digit touches. Spaces, digits, capitals and punctuation are one token
+  each, and so is every letter of a mixed identifier ("jVek0CHt", "sa7udl", "W2378156"): an
+  identifier tokenizes the same in user text and inside JSON (no leading-space merges), and
+  copying it is copying characters, never a rare merged piece like "ek" that a small model's
+  prior would overrule.
 - The grammar tags are added tokens that are *not* special: TRL decodes completions with
   `skip_special_tokens=True`, and a reward must still see `<tool_call>`.
 """
@@ -20,8 +23,13 @@ from thinkact.grammar import GRAMMAR_TAGS
 PAD, BOS, EOS = "<|endoftext|>", "<|im_start|>", "<|im_end|>"
 SPECIAL_TOKENS = (PAD, BOS, EOS)
 
-# A lowercase run is one pre-token (BPE merges inside it); every other character stands alone.
-PRETOKEN_PATTERN = r"[a-z]+|[^a-z]"
+# A plain word's lowercase run is one pre-token (BPE merges inside it): not touching another
+# letter or digit, or following a single capital ("Hello" -> "H", "ello"). Every other
+# character stands alone.
+_END = r"(?![A-Za-z0-9])"
+PRETOKEN_PATTERN = (rf"(?<![A-Za-z0-9])[a-z]+{_END}"
+                    rf"|(?<=[A-Z])(?<![A-Za-z0-9][A-Z])[a-z]+{_END}"
+                    r"|.")
 
 # ChatML with a compact tool list and Qwen3's tool-call and tool-response framing. A tool is
 # one JSON line, its parameters reduced to name -> type (or the list of allowed values): the

@@ -71,8 +71,8 @@ class SFTSettings(TrainSettings):
     """Base SFT: the action alone, loss on the completion only."""
 
     think: bool = False
-    # Batches of samples of similar length (transformers' LengthGroupedSampler): less padding,
-    # so more real tokens a second when prompt lengths vary as much as conversations do.
+    # Batches of samples of similar length, in random order (train.sft.bucketed_batches): less
+    # padding, so more real tokens a second when prompt lengths vary as much as conversations do.
     group_by_length: bool = False
 
 

@@ -51,6 +51,56 @@ def shorten_reasoning(samples: list[TurnSample], n: int) -> list[TurnSample]:
             if t.target.reasoning else t for t in samples]
 
 
+def bucketed_batches(lengths: list[int], batch_size: int, seed: int, window: int = 50) -> list[int]:
+    """Sample indices whose consecutive `batch_size` slices are batches of similar length, the
+    batches in random order.
+
+    Shuffle, sort each window of `window` batches by length, cut it into batches, shuffle all
+    full batches (leftovers go last). transformers' LengthGroupedSampler keeps each window in
+    descending order instead, so an epoch walks from long prompts to short ones again and again;
+    on the quickstart that order alone cost base SFT its call-or-reply decision (it ended each
+    window on short first turns, mostly replies, and stopped calling tools).
+    """
+    rng = random.Random(seed)
+    order = list(range(len(lengths)))
+    rng.shuffle(order)
+    batches: list[list[int]] = []
+    span = batch_size * window
+    for w in range(0, len(order), span):
+        chunk = sorted(order[w:w + span], key=lambda i: lengths[i])
+        batches += [chunk[i:i + batch_size] for i in range(0, len(chunk), batch_size)]
+    full = [b for b in batches if len(b) == batch_size]
+    rng.shuffle(full)
+    return [i for b in full + [b for b in batches if len(b) < batch_size] for i in b]
+
+
+class BucketedSampler:
+    """`bucketed_batches` as a torch sampler; each pass (epoch) draws a new order."""
+
+    def __init__(self, lengths: list[int], batch_size: int, seed: int):
+        self.lengths, self.batch_size, self.seed, self.epoch = lengths, batch_size, seed, 0
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    def __iter__(self):
+        order = bucketed_batches(self.lengths, self.batch_size, self.seed + self.epoch)
+        self.epoch += 1
+        return iter(order)
+
+
+def _bucketed_trainer_class() -> type:
+    from trl import SFTTrainer
+
+    class BucketedSFTTrainer(SFTTrainer):
+        def _get_train_sampler(self, train_dataset=None):
+            data = train_dataset if train_dataset is not None else self.train_dataset
+            lengths = [len(ids) for ids in data["input_ids"]]
+            return BucketedSampler(lengths, self.args.train_batch_size, self.args.seed)
+
+    return BucketedSFTTrainer
+
+
 def build_sft_trainer(cfg: StageConfig, output_dir: str) -> Any:
     from trl import SFTConfig, SFTTrainer
 
@@ -69,7 +119,7 @@ def build_sft_trainer(cfg: StageConfig, output_dir: str) -> Any:
     if dropped:
         print(f"{cfg.stage}: left out {dropped} of {len(samples)} samples longer than {s.max_length} tokens")
     args = SFTConfig(**trainer_kwargs(s, output_dir), max_length=s.max_length,
-                     completion_only_loss=True, packing=False, dataset_num_proc=None,
-                     train_sampling_strategy="group_by_length" if s.group_by_length else "random")
-    return SFTTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
+                     completion_only_loss=True, packing=False, dataset_num_proc=None)
+    trainer_class = _bucketed_trainer_class() if s.group_by_length else SFTTrainer
+    return trainer_class(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
                       peft_config=lora_config(s))
