@@ -59,7 +59,7 @@ def make_data(out: Path, seed: int) -> Path:
 
 
 def bench_sft(model: str, template: str | None, data: Path, work: Path, settings: SFTSettings) -> dict:
-    """One epoch of the preset's SFT settings on `data`, the first step left out."""
+    """The preset's SFT settings (its epochs, or `max_steps`) on `data`, the first step left out."""
     clock = Clock()
     cfg = StageConfig(stage="sft", model=model, chat_template=template, data=str(data), out=str(work / "sft"),
                       train=settings.model_copy(update={"logging_steps": 1, "save_steps": 10**6}))
@@ -99,7 +99,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--preset", default="quickstart", help="model, chat template and GRPO settings from this preset")
     ap.add_argument("--model", default=None, help="instead of the preset's model")
-    ap.add_argument("--sft-steps", type=int, default=-1, help="-1: one epoch of the 60-conversation set")
+    ap.add_argument("--sft-steps", type=int, default=-1, help="-1: the preset's epochs over the 60-conversation set")
     ap.add_argument("--skip-grpo", action="store_true")
     ap.add_argument("--grpo-steps", type=int, default=5)
     ap.add_argument("--repeats", type=int, default=2, help="alternating thinkact / bare TRL GRPO runs")

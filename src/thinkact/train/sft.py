@@ -122,4 +122,4 @@ def build_sft_trainer(cfg: StageConfig, output_dir: str) -> Any:
                      completion_only_loss=True, packing=False, dataset_num_proc=None)
     trainer_class = _bucketed_trainer_class() if s.group_by_length else SFTTrainer
     return trainer_class(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
-                      peft_config=lora_config(s))
+                         peft_config=lora_config(s))
