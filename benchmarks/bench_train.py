@@ -1,7 +1,8 @@
 """Training throughput of thinkact's stages, printed as JSON.
 
-- SFT: tokens/s (non-padding tokens, prompt and completion) of `thinkact train sft` with the
-  preset's settings, with length-grouped batches and without.
+- SFT: tokens/s (non-padding tokens, prompt and completion) and turns/s (turn samples, i.e.
+  actions, trained a second) of `thinkact train sft` with the preset's settings, then without
+  merged conversations (one row per turn), then without length-grouped batches either.
 - GRPO: completions/s of `thinkact train grpo`, and of the same GRPO step written as a bare TRL
   script (benchmarks/bare_trl_grpo.py: same model, prompts, rewards, batch, settings, seed), run
   alternately to share the machine's load fairly; thinkact's overhead is their ratio.
@@ -33,14 +34,16 @@ HERE = Path(__file__).resolve().parent
 
 
 class Clock(TrainerCallback):
-    """Step end times, and the trainer's token count at each logged step."""
+    """Step end times and epochs, and the trainer's token count at each logged step."""
 
     def __init__(self):
         self.ends: list[float] = []
+        self.epochs: list[float] = []
         self.tokens: list[tuple[float, float]] = []
 
     def on_step_end(self, args, state, control, **kwargs):
         self.ends.append(time.perf_counter())
+        self.epochs.append(state.epoch)
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         if logs and "num_tokens" in logs:
@@ -65,8 +68,12 @@ def bench_sft(model: str, template: str | None, data: Path, work: Path, settings
                       train=settings.model_copy(update={"logging_steps": 1, "save_steps": 10**6}))
     train_stage(cfg, overwrite=True, callbacks=(clock,))
     (t0, n0), (t1, n1) = clock.tokens[1], clock.tokens[-1]
-    return {"steps": len(clock.ends), "batch": settings.batch_size, "group_by_length": settings.group_by_length,
+    turns = sum(1 for line in data.read_text().splitlines() if line.strip())
+    elapsed = clock.ends[-1] - clock.ends[0]
+    return {"steps": len(clock.ends), "batch": settings.batch_size, "merge_turns": settings.merge_turns,
+            "group_by_length": settings.group_by_length,
             "tokens_per_s": round((n1 - n0) / (t1 - t0), 1),
+            "turns_per_s": round(turns * (clock.epochs[-1] - clock.epochs[0]) / elapsed, 2),
             "seconds_per_step": round((clock.ends[-1] - clock.ends[0]) / (len(clock.ends) - 1), 3)}
 
 
@@ -113,10 +120,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         data = make_data(work / "data", args.seed)
-        # the preset's SFT settings, with and without length-grouped batches
+        # the preset's SFT settings; then one row per turn; then random batches too
         s = preset.sft.model_copy(update={"max_steps": args.sft_steps, "seed": args.seed})
-        sft = [bench_sft(model, template, data, work, s.model_copy(update={"group_by_length": grouped}))
-               for grouped in (True, False)]
+        variants = [{}, {"merge_turns": False}, {"merge_turns": False, "group_by_length": False}]
+        sft = [bench_sft(model, template, data, work, s.model_copy(update=v)) for v in variants]
         if args.skip_grpo:
             print(json.dumps({"model": model, "preset": args.preset, "sft": sft}, indent=2))
             return

@@ -108,3 +108,13 @@ def test_bad_canonical_and_unknown_format(tmp_path):
     assert r.exit_code == 1 and "line 1" in r.output and "messages.0.role" in r.output
     r = runner.invoke(app, ["data", "convert", str(bad), "--format", "xml", "--out", str(tmp_path / "o")])
     assert r.exit_code == 1 and "unknown source format" in r.output
+
+
+def test_missing_data_file_is_named(tmp_path):
+    missing = tmp_path / "nowhere" / "turns.jsonl"
+    r = runner.invoke(app, ["data", "turns", str(missing), "--out", str(tmp_path / "t.jsonl")])
+    assert r.exit_code == 1 and str(missing) in r.output and "no such file" in r.output
+    cfg = tmp_path / "sft.yaml"
+    cfg.write_text(f"stage: sft\nmodel: quickstart\ndata: {missing}\nout: {tmp_path / 'sft'}\n")
+    r = runner.invoke(app, ["train", "sft", "--config", str(cfg)])
+    assert r.exit_code == 1 and str(missing) in r.output and "no such file" in r.output

@@ -208,3 +208,53 @@ def test_bucketed_batches_are_similar_in_length_and_in_random_order():
     shorter = sum(b < a for a, b in zip(means, means[1:])) / (len(means) - 1)
     assert 0.3 < shorter < 0.7
     assert order != bucketed_batches(lengths, 16, seed=1, window=24)
+
+
+def bench_turns(n: int, seed: int = 3):
+    from thinkact.bench.generator import generate_conversation
+    from thinkact.bench.simulator import sample_goals
+    from thinkact.data.turns import make_turns
+
+    return make_turns([generate_conversation(g)[0] for g in sample_goals("train", n, seed)], keep_reasoning=False)
+
+
+def test_merged_rows_train_every_action_on_the_tokens_evaluation_gives():
+    from thinkact.chat import build_prompt
+
+    tok = load_tokenizer("quickstart", "compact_tools")
+    samples = bench_turns(6)
+    by_id = {s.id: s for s in samples}
+    merged, dropped = sft_dataset(samples, tok, think=False, merge=True)
+    assert dropped == 0 and len(merged) == len({s.conversation_id for s in samples}) < len(samples)
+    seen = []
+    for row in merged:
+        members = [by_id[i] for i in row["id"].split(",")]
+        seen += [m.id for m in members]
+        ids, mask = row["input_ids"], row["completion_mask"]
+        # the loss covers exactly the member turns' actions, in order
+        completions = [build_completion(m.target, think=False, eos=tok.eos_token) for m in members]
+        assert tok.decode([t for t, k in zip(ids, mask) if k]) == "".join(completions)
+        for m in members:  # each turn's prompt, as evaluation tokenizes it, is a prefix of the row
+            prompt_ids = tok(build_prompt(tok, m), add_special_tokens=False)["input_ids"]
+            assert ids[:len(prompt_ids)] == prompt_ids and mask[len(prompt_ids) - 1] == 0
+    assert sorted(seen) == sorted(by_id)  # every turn once, none lost
+
+    # a max_length leaves out the same turns as per-turn rows do: a conversation's prompts only
+    # grow, so its turns that fit are its first ones, and they stay one row within the limit
+    longest = max(len(r) for r in merged["input_ids"])
+    limit = longest - 50
+    cut, dropped = sft_dataset(samples, tok, think=False, merge=True, max_length=limit)
+    per_turn, dropped_alone = sft_dataset(samples, tok, think=False, max_length=limit)
+    assert dropped == dropped_alone > 0 and len(cut) == len(merged)
+    assert max(len(r) for r in cut["input_ids"]) <= limit
+    assert sorted(i for r in cut["id"] for i in r.split(",")) == sorted(per_turn["id"])
+
+
+def test_turns_with_reasoning_do_not_merge():
+    """Earlier turns' reasoning is not in later prompts, so no prompt extends a think completion."""
+    tok = load_tokenizer("quickstart", "compact_tools")
+    samples = bench_turns(2)
+    samples = [s.model_copy(update={"target": s.target.model_copy(update={"reasoning": "Check first."})})
+               for s in samples]
+    merged, _ = sft_dataset(samples, tok, think=True, merge=True)
+    assert len(merged) == len(samples)

@@ -116,6 +116,8 @@ def _field_path(error: dict[str, Any]) -> str:
 def iter_jsonl_dicts(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """Yield (line number, object) for each non-blank line; a bad line raises DataError."""
     path = Path(path)
+    if not path.is_file():
+        raise DataError("no such file" if not path.exists() else "not a file", file=path)
     with path.open(encoding="utf-8") as fh:
         for lineno, line in enumerate(fh, start=1):
             if not line.strip():

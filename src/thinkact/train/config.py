@@ -74,6 +74,9 @@ class SFTSettings(TrainSettings):
     # Batches of samples of similar length, in random order (train.sft.bucketed_batches): less
     # padding, so more real tokens a second when prompt lengths vary as much as conversations do.
     group_by_length: bool = False
+    # One row per conversation instead of one per turn (train.datasets.merge_turns): every
+    # action of a conversation in one forward pass over its longest prompt.
+    merge_turns: bool = False
 
 
 class ColdstartSettings(SFTSettings):

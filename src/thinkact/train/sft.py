@@ -115,9 +115,12 @@ def build_sft_trainer(cfg: StageConfig, output_dir: str) -> Any:
         mixed = mixed_turns(cfg.mix_data, s.mix, s.seed)
         samples, styles = samples + mixed, styles + [s.mix_style] * len(mixed)
     model, tokenizer = load_model_and_tokenizer(cfg.model, cfg.chat_template)
-    dataset, dropped = sft_dataset(samples, tokenizer, think=styles, max_length=s.max_length)
+    dataset, dropped = sft_dataset(samples, tokenizer, think=styles, max_length=s.max_length,
+                                   merge=s.merge_turns)
     if dropped:
         print(f"{cfg.stage}: left out {dropped} of {len(samples)} samples longer than {s.max_length} tokens")
+    if s.merge_turns:
+        print(f"{cfg.stage}: {len(samples) - dropped} turns merged into {len(dataset)} rows")
     args = SFTConfig(**trainer_kwargs(s, output_dir), max_length=s.max_length,
                      completion_only_loss=True, packing=False, dataset_num_proc=None)
     trainer_class = _bucketed_trainer_class() if s.group_by_length else SFTTrainer
