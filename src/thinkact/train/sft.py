@@ -1,5 +1,6 @@
 """Base SFT and the cold start: TRL's SFTTrainer on {prompt, completion} rows, loss on the
-completion only.
+completion only (with `merge_turns`, on tokenized rows of whole conversations whose
+`completion_mask` marks every action; see train.datasets.merge_turns).
 
 Base SFT renders the action alone (think=False); the cold start continues from the SFT model on
 the small reasoning set with the think block before each action (think=True). Both are the same
