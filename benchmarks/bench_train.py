@@ -74,7 +74,7 @@ def bench_sft(model: str, template: str | None, data: Path, work: Path, settings
             "group_by_length": settings.group_by_length,
             "tokens_per_s": round((n1 - n0) / (t1 - t0), 1),
             "turns_per_s": round(turns * (clock.epochs[-1] - clock.epochs[0]) / elapsed, 2),
-            "seconds_per_step": round((clock.ends[-1] - clock.ends[0]) / (len(clock.ends) - 1), 3)}
+            "seconds_per_step": round(elapsed / (len(clock.ends) - 1), 3)}
 
 
 def bench_grpo(model: str, template: str | None, data: Path, work: Path, steps: int, g: GRPOSettings) -> dict:

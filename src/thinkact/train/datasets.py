@@ -2,8 +2,8 @@
 
 The prompt is the context through the tokenizer's chat template and the completion is the
 action through the grammar (thinkact.chat), exactly as evaluation asks the model. SFT rows are
-{prompt, completion}, or, with `merge_turns`, one tokenized row per conversation that carries
-every action of it (see merge_turns); GRPO rows are {prompt, target, tools}, where `target` (the Target as JSON)
+{prompt, completion}, or with `merge` one tokenized row per conversation carrying all its
+actions (merge_turns); GRPO rows are {prompt, target, tools}, where `target` (the Target as JSON)
 and `tools` (the tool list as JSON) reach the reward functions as keyword arguments.
 """
 
@@ -54,18 +54,15 @@ def sft_dataset(samples: Sequence[TurnSample], tokenizer: Any, think: bool | Seq
     Returns the dataset and how many samples were left out."""
     if not samples:
         raise DataError("no turn samples to train on")
-    rows = sft_rows(samples, tokenizer, think)
-    dropped = 0
+    rows: list[dict[str, Any]] = sft_rows(samples, tokenizer, think)
     if merge:
-        merged = merge_turns(rows, samples, tokenizer, max_length)
-        kept = [r for r in merged if not max_length or len(r["input_ids"]) <= max_length]
-        if not kept:
-            raise DataError(f"every sample is longer than max_length={max_length} tokens")
-        return Dataset.from_list(kept), len(merged) - len(kept)
+        rows = merge_turns(rows, samples, tokenizer, max_length)
+    dropped = 0
     if max_length:
-        lengths = _lengths(tokenizer, [r["prompt"] + r["completion"] for r in rows])
+        lengths = ([len(r["input_ids"]) for r in rows] if merge
+                   else _lengths(tokenizer, [r["prompt"] + r["completion"] for r in rows]))
         kept = [r for r, n in zip(rows, lengths) if n <= max_length]
-        dropped = len(rows) - len(kept)
+        dropped = len(rows) - len(kept)  # merged rows over the limit are single turns
         rows = kept
     if not rows:
         raise DataError(f"every sample is longer than max_length={max_length} tokens")
@@ -78,39 +75,36 @@ def merge_turns(rows: Sequence[dict[str, str]], samples: Sequence[TurnSample], t
     each other: the prompt of a conversation's turn k+1 begins with turn k's prompt and
     completion, so the last turn's text holds every earlier action, and one forward pass trains
     them all (the loss still covers the completions only). On the quickstart this is about a
-    third of the tokens of one row per turn, for the same actions learned.
+    quarter of the tokens of one row per turn, for the same actions learned.
 
-    A turn joins the chain only if its prompt extends the chain's text and tokenizes to exactly
-    the tokens it has inside the merged row (what the model sees in training is what it is
-    given at evaluation), and the merged row stays within `max_length`; otherwise the chain is
-    closed and the turn starts a new one. Nothing is dropped: a row too long on its own is kept
+    A turn joins the chain only if its prompt tokenizes to exactly the chain's tokens followed
+    by more (what the model sees in training is what it is given at evaluation) and the merged
+    row stays within `max_length` (a conversation's prompts only grow, so a turn over the limit
+    would otherwise take the earlier ones down with it); otherwise the chain is closed and the
+    turn starts a new one. Nothing is dropped here: a turn too long on its own is its own row,
     for sft_dataset to leave out and count."""
     def encode(text: str) -> list[int]:
         return tokenizer(text, add_special_tokens=False)["input_ids"]
 
     order = sorted(range(len(rows)), key=lambda i: (samples[i].conversation_id, samples[i].turn_index))
-    merged: list[dict[str, Any]] = []
-    chain: dict[str, Any] | None = None
+    chains: list[dict[str, Any]] = []
     for i in order:
-        prompt, completion = rows[i]["prompt"], rows[i]["completion"]
-        prompt_ids, completion_ids = encode(prompt), encode(completion)
-        joins = (chain is not None and chain["conversation"] == samples[i].conversation_id
-                 and prompt.startswith(chain["text"]) and prompt_ids[:len(chain["ids"])] == chain["ids"]
-                 and (not max_length or len(prompt_ids) + len(completion_ids) <= max_length))
-        if joins:
-            mask = chain["mask"] + [0] * (len(prompt_ids) - len(chain["ids"]))
-            ids_list = chain["row_ids"] + [rows[i]["id"]]
+        prompt_ids, completion_ids = encode(rows[i]["prompt"]), encode(rows[i]["completion"])
+        last = chains[-1] if chains else None
+        if (last is not None and last["conversation"] == samples[i].conversation_id
+                and prompt_ids[:len(last["input_ids"])] == last["input_ids"]
+                and (not max_length or len(prompt_ids) + len(completion_ids) <= max_length)):
+            last["completion_mask"] += [0] * (len(prompt_ids) - len(last["input_ids"]))
+            last["input_ids"] = prompt_ids
+            last["ids"].append(rows[i]["id"])
         else:
-            if chain is not None:
-                merged.append(chain)
-            mask, ids_list = [0] * len(prompt_ids), [rows[i]["id"]]
-        chain = {"conversation": samples[i].conversation_id, "text": prompt + completion,
-                 "ids": prompt_ids + completion_ids, "mask": mask + [1] * len(completion_ids),
-                 "row_ids": ids_list}
-    if chain is not None:
-        merged.append(chain)
-    return [{"id": ",".join(c["row_ids"]), "input_ids": c["ids"], "completion_mask": c["mask"]}
-            for c in merged]
+            last = {"conversation": samples[i].conversation_id, "ids": [rows[i]["id"]],
+                    "input_ids": prompt_ids, "completion_mask": [0] * len(prompt_ids)}
+            chains.append(last)
+        last["input_ids"] = last["input_ids"] + completion_ids
+        last["completion_mask"] += [1] * len(completion_ids)
+    return [{"id": ",".join(c["ids"]), "input_ids": c["input_ids"], "completion_mask": c["completion_mask"]}
+            for c in chains]
 
 
 def grpo_rows(samples: Sequence[TurnSample], tokenizer: Any) -> list[dict[str, str]]:
