@@ -1,8 +1,9 @@
 """Training throughput of thinkact's stages, printed as JSON.
 
 - SFT: tokens/s (non-padding tokens, prompt and completion) and turns/s (turn samples, i.e.
-  actions, trained a second) of `thinkact train sft` with the preset's settings, then without
-  merged conversations (one row per turn), then without length-grouped batches either.
+  actions, trained a second) of `thinkact train sft` with the preset's settings; with its padding
+  mask kept (train.sft.causal_mask_only off); in batches of 8; without merged conversations
+  (one row per turn); then without length-grouped batches either.
 - GRPO: completions/s of `thinkact train grpo`, and of the same GRPO step written as a bare TRL
   script (benchmarks/bare_trl_grpo.py: same model, prompts, rewards, batch, settings, seed), run
   alternately to share the machine's load fairly; thinkact's overhead is their ratio.
@@ -22,7 +23,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import nullcontext
 from pathlib import Path
+from unittest import mock
 
 from transformers import TrainerCallback
 
@@ -61,17 +64,19 @@ def make_data(out: Path, seed: int) -> Path:
     return path
 
 
-def bench_sft(model: str, template: str | None, data: Path, work: Path, settings: SFTSettings) -> dict:
+def bench_sft(model: str, template: str | None, data: Path, work: Path, settings: SFTSettings,
+              keep_mask: bool = False) -> dict:
     """The preset's SFT settings (its epochs, or `max_steps`) on `data`, the first step left out."""
     clock = Clock()
     cfg = StageConfig(stage="sft", model=model, chat_template=template, data=str(data), out=str(work / "sft"),
                       train=settings.model_copy(update={"logging_steps": 1, "save_steps": 10**6}))
-    train_stage(cfg, overwrite=True, callbacks=(clock,))
+    with mock.patch("thinkact.train.sft.causal_mask_only", lambda model: None) if keep_mask else nullcontext():
+        train_stage(cfg, overwrite=True, callbacks=(clock,))
     (t0, n0), (t1, n1) = clock.tokens[1], clock.tokens[-1]
     turns = sum(1 for line in data.read_text().splitlines() if line.strip())
     elapsed = clock.ends[-1] - clock.ends[0]
     return {"steps": len(clock.ends), "batch": settings.batch_size, "merge_turns": settings.merge_turns,
-            "group_by_length": settings.group_by_length,
+            "group_by_length": settings.group_by_length, "padding_mask": keep_mask,
             "tokens_per_s": round((n1 - n0) / (t1 - t0), 1),
             "turns_per_s": round(turns * (clock.epochs[-1] - clock.epochs[0]) / elapsed, 2),
             "seconds_per_step": round(elapsed / (len(clock.ends) - 1), 3)}
@@ -120,10 +125,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         data = make_data(work / "data", args.seed)
-        # the preset's SFT settings; then one row per turn; then random batches too
+        # the preset's SFT settings; its padding mask kept; batches of 8; one row per turn; random batches too
         s = preset.sft.model_copy(update={"max_steps": args.sft_steps, "seed": args.seed})
-        variants = [{}, {"merge_turns": False}, {"merge_turns": False, "group_by_length": False}]
-        sft = [bench_sft(model, template, data, work, s.model_copy(update=v)) for v in variants]
+        variants = [({}, False), ({}, True), ({"batch_size": 8}, False), ({"merge_turns": False}, False),
+                    ({"merge_turns": False, "group_by_length": False}, False)]
+        sft = [bench_sft(model, template, data, work, s.model_copy(update=v), keep_mask=keep)
+               for v, keep in variants]
         if args.skip_grpo:
             print(json.dumps({"model": model, "preset": args.preset, "sft": sft}, indent=2))
             return

@@ -258,3 +258,36 @@ def test_turns_with_reasoning_do_not_merge():
                for s in samples]
     merged, _ = sft_dataset(samples, tok, think=True, merge=True)
     assert len(merged) == len(samples)
+
+
+def test_right_padded_batches_train_without_the_padding_mask(tiny_model_dir):
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from thinkact.train.sft import causal_mask_only
+
+    plain = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    hooked = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    causal_mask_only(hooked)
+    seen = []
+    hooked.base_model.register_forward_pre_hook(
+        lambda m, a, kw: seen.append(kw.get("attention_mask")), with_kwargs=True)
+    torch.manual_seed(0)
+    ids = torch.randint(10, 200, (2, 12))
+    right = torch.ones(2, 12, dtype=torch.long)
+    right[1, 7:] = 0
+    left = torch.ones(2, 12, dtype=torch.long)
+    left[1, :5] = 0
+    for model in (plain, hooked):
+        model.train()
+    for mask, dropped in ((right, True), (left, False)):
+        seen.clear()
+        want = plain(input_ids=ids, attention_mask=mask).logits
+        got = hooked(input_ids=ids, attention_mask=mask).logits
+        assert (seen[0] is None) == dropped
+        real = mask.bool()
+        assert torch.allclose(got[real], want[real], atol=1e-5)
+    hooked.eval()
+    seen.clear()
+    hooked(input_ids=ids, attention_mask=right)
+    assert seen[0] is not None  # outside training the mask always stays

@@ -90,6 +90,26 @@ class BucketedSampler:
         return iter(order)
 
 
+def causal_mask_only(model: Any) -> None:
+    """Let right-padded training batches reach attention without their padding mask.
+
+    Under the causal mask a token never sees the pads after it, and pads carry no loss, so a
+    right-padded batch computes the same loss without the padding mask; SDPA then runs its
+    is_causal kernel instead of the masked one (12% more tokens/s in the quickstart's SFT on
+    CPU; benchmarks/bench_train.py). Left-padded batches (a pad
+    before a real token) and anything outside training keep their mask.
+    """
+    def drop_mask(module, args, kwargs):
+        mask = kwargs.get("attention_mask")
+        cached = kwargs.get("past_key_values") is not None or kwargs.get("cache") is not None
+        if (module.training and not cached and mask is not None and mask.dim() == 2
+                and bool((mask[:, 1:] <= mask[:, :-1]).all())):
+            kwargs = {**kwargs, "attention_mask": None}
+        return args, kwargs
+
+    model.base_model.register_forward_pre_hook(drop_mask, with_kwargs=True)
+
+
 def _bucketed_trainer_class() -> type:
     from trl import SFTTrainer
 
@@ -116,6 +136,7 @@ def build_sft_trainer(cfg: StageConfig, output_dir: str) -> Any:
         mixed = mixed_turns(cfg.mix_data, s.mix, s.seed)
         samples, styles = samples + mixed, styles + [s.mix_style] * len(mixed)
     model, tokenizer = load_model_and_tokenizer(cfg.model, cfg.chat_template)
+    causal_mask_only(model)
     dataset, dropped = sft_dataset(samples, tokenizer, think=styles, max_length=s.max_length,
                                    merge=s.merge_turns)
     if dropped:
