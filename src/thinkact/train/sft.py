@@ -96,8 +96,8 @@ def causal_mask_only(model: Any) -> None:
     Under the causal mask a token never sees the pads after it, and pads carry no loss, so a
     right-padded batch computes the same loss without the padding mask; SDPA then runs its
     is_causal kernel instead of the masked one (12% more tokens/s in the quickstart's SFT on
-    CPU; benchmarks/bench_train.py). Left-padded batches (a pad
-    before a real token) and anything outside training keep their mask.
+    CPU; benchmarks/bench_train.py). Left-padded batches (a pad before a real token), cached
+    forwards and anything outside training keep their mask.
     """
     def drop_mask(module, args, kwargs):
         mask = kwargs.get("attention_mask")
