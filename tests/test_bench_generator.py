@@ -93,3 +93,24 @@ def test_turn_files_and_baselines(bench):
 
 def test_default_sizes():
     assert SIZES["train"] >= 2000 and SIZES["test"] >= 300 and SIZES["ood"] >= 300
+
+
+def test_facts_reasoning_is_read_off_the_context_and_holds_no_decision(bench, tmp_path):
+    out = tmp_path / "facts"
+    generate(out, seed=7, sizes=SMALL, coldstart=60, progress=False, reasoning_style="facts")
+    prose, facts = read_turns(bench / "coldstart.jsonl"), read_turns(out / "coldstart.jsonl")
+    assert [t.id for t in facts] == [t.id for t in prose]  # same turns, other reasoning
+    assert json.loads((out / "manifest.json").read_text())["reasoning_style"] == "facts"
+    for t in facts:
+        r = t.target.reasoning
+        assert r and len(r.split()) <= 30, r
+        # no decision: no next step, no tool name, no "so I ..."
+        assert not any(w in r for w in ("so I", "I call", "I ask", "I tell", "confirm first")), r
+        assert not any(c.name in r for c in t.target.tool_calls), r
+        context = " ".join(m.content or "" for m in t.context)
+        for token in r.replace(",", " ").replace(". ", " ").split():
+            if len(token) >= 5 and any(ch.isdigit() for ch in token):  # identifiers are copied
+                assert token.rstrip(".") in context, (token, r)
+    with pytest.raises(ValueError, match="reasoning style"):
+        generate(tmp_path / "bad", seed=7, sizes={"train": 20, "test": 2, "ood": 2}, progress=False,
+                 reasoning_style="poetry")

@@ -218,13 +218,17 @@ def bench_turns(n: int, seed: int = 3):
     return make_turns([generate_conversation(g)[0] for g in sample_goals("train", n, seed)], keep_reasoning=False)
 
 
-def test_merged_rows_train_every_action_on_the_tokens_evaluation_gives():
+@pytest.mark.parametrize("template", ["compact_tools", None])  # the recipe's and the tokenizer's own
+def test_merged_rows_train_every_action_on_the_tokens_evaluation_gives(template):
+    """Base SFT's form: every action after an empty think block, and earlier actions rendered
+    the same way in later prompts, so a conversation's turns extend each other."""
     from thinkact.chat import build_prompt
 
-    tok = load_tokenizer("quickstart", "compact_tools")
+    tok = load_tokenizer("quickstart", template)
     samples = bench_turns(6)
     by_id = {s.id: s for s in samples}
-    merged, dropped = sft_dataset(samples, tok, think=False, merge=True)
+    style = ["empty_think"] * len(samples)
+    merged, dropped = sft_dataset(samples, tok, think=style, merge=True)
     assert dropped == 0 and len(merged) == len({s.conversation_id for s in samples}) < len(samples)
     seen = []
     for row in merged:
@@ -232,7 +236,8 @@ def test_merged_rows_train_every_action_on_the_tokens_evaluation_gives():
         seen += [m.id for m in members]
         ids, mask = row["input_ids"], row["completion_mask"]
         # the loss covers exactly the member turns' actions, in order
-        completions = [build_completion(m.target, think=False, eos=tok.eos_token) for m in members]
+        completions = [build_completion(m.target, think=True, eos=tok.eos_token) for m in members]
+        assert all(c.startswith("<think>\n\n</think>\n\n") for c in completions)
         assert tok.decode([t for t, k in zip(ids, mask) if k]) == "".join(completions)
         for m in members:  # each turn's prompt, as evaluation tokenizes it, is a prefix of the row
             prompt_ids = tok(build_prompt(tok, m), add_special_tokens=False)["input_ids"]
@@ -243,11 +248,33 @@ def test_merged_rows_train_every_action_on_the_tokens_evaluation_gives():
     # grow, so its turns that fit are its first ones, and they stay one row within the limit
     longest = max(len(r) for r in merged["input_ids"])
     limit = longest - 50
-    cut, dropped = sft_dataset(samples, tok, think=False, merge=True, max_length=limit)
-    per_turn, dropped_alone = sft_dataset(samples, tok, think=False, max_length=limit)
+    cut, dropped = sft_dataset(samples, tok, think=style, merge=True, max_length=limit)
+    per_turn, dropped_alone = sft_dataset(samples, tok, think=style, max_length=limit)
     assert dropped == dropped_alone > 0 and len(cut) == len(merged)
     assert max(len(r) for r in cut["input_ids"]) <= limit
     assert sorted(i for r in cut["id"] for i in r.split(",")) == sorted(per_turn["id"])
+
+
+def test_empty_think_drops_reasoning_and_base_sft_uses_it(tmp_path, turn_files, tiny_model_dir):
+    """Base SFT renders every action after an empty think block, reasoning or not; the
+    action-alone form stays available for templates that know no think block."""
+    from thinkact.train.datasets import sft_row
+
+    tok = load_tokenizer("quickstart", "compact_tools")
+    sample = bench_turns(1)[0]
+    sample = sample.model_copy(update={"target": sample.target.model_copy(update={"reasoning": "Check first."})})
+    row = sft_row(sample, tok, "empty_think")
+    assert row["completion"].startswith("<think>\n\n</think>\n\n") and "Check first" not in row["completion"]
+    assert not sft_row(sample, tok, "action")["completion"].startswith("<think>")
+
+    from thinkact.train.sft import build_sft_trainer
+
+    cfg = StageConfig(stage="sft", model=str(tiny_model_dir), data=str(turn_files["train"]),
+                      out=str(tmp_path / "sft"), train=SFTSettings(max_steps=1))
+    assert cfg.train.empty_think is True  # the default
+    trainer = build_sft_trainer(cfg, str(tmp_path / "sft"))
+    first = trainer.train_dataset[0]
+    assert first["completion"].startswith("<think>\n\n</think>\n\n")
 
 
 def test_turns_with_reasoning_do_not_merge():

@@ -85,13 +85,16 @@ def data_generate(
     test: int = typer.Option(300, help="Test conversations (train procedures, unseen entities)."),
     ood: int = typer.Option(300, help="Ood conversations (procedures never seen in train)."),
     coldstart: int = typer.Option(96, help="Cold-start turn samples with reasoning (fewer than 100)."),
+    reasoning: str = typer.Option("prose", help="Cold-start reasoning: prose (ends in the decision) "
+                                  "or facts (what the context established, no decision)."),
 ) -> None:
     """Generate the bundled benchmark: train/test/ood conversations, their turn samples, a
     cold-start set, APIGen-MT copies and a manifest."""
     from thinkact.bench.generator import generate
 
     try:
-        m = generate(out, seed=seed, sizes={"train": train, "test": test, "ood": ood}, coldstart=coldstart)
+        m = generate(out, seed=seed, sizes={"train": train, "test": test, "ood": ood}, coldstart=coldstart,
+                     reasoning_style=reasoning)
     except ValueError as exc:
         _fail(exc)
     sizes = ", ".join(f"{k} {v}" for k, v in m["sizes"].items())

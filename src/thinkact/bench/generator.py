@@ -29,7 +29,7 @@ from thinkact.bench.agent import Decision, decide
 from thinkact.bench.backend import Backend, database
 from thinkact.bench.domains import DOMAINS, procedures_for
 from thinkact.bench.quality import stats
-from thinkact.bench.reasoning import reasoning
+from thinkact.bench.reasoning import reasoning_for
 from thinkact.bench.simulator import Goal, UserSimulator, expected_state, play, sample_goals
 from thinkact.data.apigen_mt import to_apigen_record
 from thinkact.data.turns import conversation_to_turns, make_turns
@@ -65,8 +65,9 @@ def generate_conversation(goal: Goal) -> tuple[Conversation, list[Decision]]:
 
 
 def coldstart_samples(convs: list[Conversation], decisions: list[list[Decision]], n: int = COLDSTART,
-                      seed: int = 0) -> list[TurnSample]:
-    """`n` (< 100) train turns with reasoning, spread over decision kinds and procedures."""
+                      seed: int = 0, style: str = "prose") -> list[TurnSample]:
+    """`n` (< 100) train turns with reasoning, spread over decision kinds and procedures;
+    `style` is the reasoning's (thinkact.bench.reasoning.REASONING_STYLES)."""
     if n >= 100:
         raise ValueError(f"the cold-start set must stay under 100 samples, got {n}")
     rng = random.Random(f"{seed}:coldstart")
@@ -95,7 +96,7 @@ def coldstart_samples(convs: list[Conversation], decisions: list[list[Decision]]
     for ci, k in chosen:
         sample = conversation_to_turns(convs[ci])[k]
         d = decisions[ci][k]
-        target = sample.target.model_copy(update={"reasoning": reasoning(d, rng)})
+        target = sample.target.model_copy(update={"reasoning": reasoning_for(d, rng, style)})
         out.append(sample.model_copy(update={"target": target, "meta": {**sample.meta, "decision": d.kind}}))
     return out
 
@@ -105,7 +106,8 @@ def _sha(path: Path) -> str:
 
 
 def generate(out: str | Path, seed: int = 0, sizes: dict[str, int] | None = None,
-             coldstart: int = COLDSTART, progress: bool = True) -> dict[str, Any]:
+             coldstart: int = COLDSTART, progress: bool = True,
+             reasoning_style: str = "prose") -> dict[str, Any]:
     """Write the benchmark files to `out` and return the manifest."""
     if coldstart >= 100:
         raise ValueError(f"the cold-start set must stay under 100 samples, got {coldstart}")
@@ -136,13 +138,14 @@ def generate(out: str | Path, seed: int = 0, sizes: dict[str, int] | None = None
             files[f"{split}_turns.jsonl"] = out / f"{split}_turns.jsonl"
             write_jsonl(files[f"{split}_turns.jsonl"], make_turns(convs))
     files["coldstart.jsonl"] = out / "coldstart.jsonl"
-    cold = coldstart_samples(*splits["train"], n=coldstart, seed=seed)
+    cold = coldstart_samples(*splits["train"], n=coldstart, seed=seed, style=reasoning_style)
     write_jsonl(files["coldstart.jsonl"], cold)
 
     manifest = {
         "seed": seed,
         "sizes": {split: len(convs) for split, (convs, _) in splits.items()},
         "coldstart": len(cold),
+        "reasoning_style": reasoning_style,
         "domains": sorted(DOMAINS),
         "procedures": {split: sorted(p.name for p in procedures_for(split)) for split in splits},
         "stats": {split: stats(convs) for split, (convs, _) in splits.items()},

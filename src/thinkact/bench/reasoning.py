@@ -145,3 +145,57 @@ def reasoning(d: Decision, rng: random.Random) -> str:
                      "Everything the user asked for is done and they are saying thanks. I reply "
                      "politely; no tool is needed."))
     return f"{wants} The last call failed, so I tell the user what happened."
+
+
+# --------------------------------------------------------------------------- facts style
+
+def _facts_known(d: Decision) -> list[str]:
+    if not d.procedure:
+        return []
+    domain = DOMAINS[PROCEDURES[d.procedure].domain]
+    return [f"{domain.slots[name].label} {str(value).replace('_', ' ') if domain.slots[name].is_enum else value}"
+            for name, value in d.known.items()]
+
+
+def facts(d: Decision) -> str:
+    """One fixed-form sentence or two of what the conversation has established, with no
+    decision in it: the slot values the user gave, what the lookup returned, whether the user
+    confirmed or declined. Every word is read off the context (identifiers are copied), so a
+    small model can learn to write it from a few dozen examples, and writing it cannot lead the
+    action astray the way a made-up goal or next step does; which action follows stays the
+    policy's choice, for GRPO to reward."""
+    if d.kind in ("greet", "smalltalk"):
+        return "No request yet."
+    if d.kind == "faq":
+        return "A general question, not part of a request."
+    known = _facts_known(d)
+    parts = [f"Known: {', '.join(known)}." if known else "Known: nothing yet."]
+    changed = d.kind in ("inform", "closing", "error") and bool(d.procedure) and any(
+        isinstance(s, P.Act) for s in PROCEDURES[d.procedure].steps)
+    state = "" if changed else _describe(d.records, d.procedure)  # a record read before a change is stale
+    if d.kind == "not_found":
+        parts.append("The lookup found no such record.")
+    elif state:
+        parts.append(f"{_cap(state)}.")
+    if d.kind == "act" and any(isinstance(s, P.Confirm) for s in PROCEDURES[d.procedure].steps):
+        parts.append("The user confirmed.")
+    if d.kind == "declined":
+        parts.append("The user declined.")
+    if d.kind == "inform" and d.procedure and any(isinstance(s, P.Act) for s in PROCEDURES[d.procedure].steps):
+        parts.append("The change succeeded.")
+    if d.kind == "closing":
+        parts.append("The request is done.")
+    if d.kind == "error":
+        parts.append("The last call failed.")
+    return " ".join(parts)
+
+
+REASONING_STYLES = ("prose", "facts")
+
+
+def reasoning_for(d: Decision, rng: random.Random, style: str = "prose") -> str:
+    if style == "facts":
+        return facts(d)
+    if style == "prose":
+        return reasoning(d, rng)
+    raise ValueError(f"unknown reasoning style {style!r}; expected one of {REASONING_STYLES}")

@@ -33,8 +33,10 @@ PRETOKEN_PATTERN = (rf"(?<![A-Za-z0-9])[a-z]+{_END}"
 
 # ChatML with a compact tool list and Qwen3's tool-call and tool-response framing. A tool is
 # one JSON line, its parameters reduced to name -> type (or the list of allowed values): the
-# full JSON schemas would triple the prompt, and prompt length is the main cost of training. `tojson` is json.dumps with its default separators, so a rendered
-# call matches thinkact.grammar.render_call byte for byte.
+# full JSON schemas would triple the prompt, and prompt length is the main cost of training. `tojson` is json.dumps with its default
+# separators, so a rendered call matches thinkact.grammar.render_call byte for byte. Earlier
+# actions follow an empty think block, as Qwen3 renders a turn without reasoning, so the prompt
+# of turn k+1 begins with turn k's prompt and (think-block) completion.
 CHAT_TEMPLATE = (
     "{%- set msgs = messages -%}"
     "{%- set system = '' -%}"
@@ -65,7 +67,7 @@ CHAT_TEMPLATE = (
     "{{- '\\n<tool_response>\\n' + (m.content or '') + '\\n</tool_response>' -}}"
     "{%- if loop.last or msgs[loop.index0 + 1].role != 'tool' -%}{{- '<|im_end|>\\n' -}}{%- endif -%}"
     "{%- elif m.role == 'assistant' -%}"
-    "{{- '<|im_start|>assistant\\n' -}}"
+    "{{- '<|im_start|>assistant\\n<think>\\n\\n</think>\\n\\n' -}}"
     "{%- if m.tool_calls -%}"
     "{%- for tc in m.tool_calls -%}"
     "{%- set c = tc.function if tc.function is defined else tc -%}"

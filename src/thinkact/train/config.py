@@ -68,9 +68,13 @@ class TrainSettings(_Strict):
 
 
 class SFTSettings(TrainSettings):
-    """Base SFT: the action alone, loss on the completion only."""
+    """Base SFT: the action without reasoning, loss on the completion only."""
 
     think: bool = False
+    # Without thinking, the action follows an empty think block (Qwen3's form for a turn with no
+    # reasoning), so every action is trained after `</think>` and the cold start only fills the
+    # block. False: the action alone, as for models whose template knows no think block.
+    empty_think: bool = True
     # Batches of samples of similar length, in random order (train.sft.bucketed_batches): less
     # padding, so more real tokens a second when prompt lengths vary as much as conversations do.
     group_by_length: bool = False
@@ -96,6 +100,16 @@ class ColdstartSettings(SFTSettings):
     # ground three sentences of reasoning in the context makes them up, and the made-up text
     # leads its action astray; the first sentence (what the user wants) it can learn.
     reasoning_sentences: PositiveInt | None = None
+    # Replay: `replay` training turns whose gold action is learned after reasoning the model
+    # wrote itself. A first pass trains the reasoning set alone (same settings) and writes its
+    # reasoning for these turns (greedy, at most `replay_tokens` tokens); the stage then trains
+    # the SFT model on the reasoning set plus these turns, the loss on their actions only. The
+    # reasoning set alone teaches a small model to think but not to act after its own thoughts
+    # (96 examples of that against thousands of actions after an empty block); replay teaches
+    # the actions it already knows to follow the reasoning it actually writes, with no more
+    # reasoning labels than the reasoning set.
+    replay: int = Field(0, ge=0)
+    replay_tokens: PositiveInt = 64
 
 
 class RewardSettings(_Strict):
@@ -184,6 +198,10 @@ class DataSettings(_Strict):
     test_fraction: float = Field(0.1, gt=0, lt=1)
     # bench and apigen-mt: turns with reasoning in the cold-start set (the method: fewer than 100)
     coldstart_size: int = Field(96, ge=1, lt=100)
+    # bench: how the cold-start reasoning is written (thinkact.bench.reasoning): "prose", two or
+    # three sentences that end in the decision; "facts", what the context has established, with
+    # no decision in it
+    coldstart_reasoning: Literal["prose", "facts"] = "prose"
 
     @model_validator(mode="after")
     def _files_given(self) -> "DataSettings":

@@ -25,19 +25,27 @@ def _lengths(tokenizer: Any, texts: list[str]) -> list[int]:
 
 # How one SFT sample is rendered:
 #   "think"        completion = think block (its reasoning, or empty) + action
-#   "action"       completion = the action alone (base SFT)
+#   "empty_think"  completion = an empty think block + action, reasoning dropped: Qwen3's form
+#                  for a turn without thinking (base SFT). Every action is then trained after a
+#                  `</think>`, so a cold start only has to teach what goes between the tags.
+#   "action"       completion = the action alone
 #   "after_think"  the prompt ends with an empty think block and the completion is the action:
 #                  Qwen3's form for a turn with thinking switched off. The model learns actions
 #                  that follow a think block without being taught to emit an empty one.
-RENDER_STYLES = ("think", "action", "after_think")
+#   "after_reasoning"  the prompt ends with the sample's own think block (its reasoning) and the
+#                  completion is the action: the action is learned after that reasoning, the
+#                  reasoning itself is not (cold-start replay: reasoning the model wrote).
+RENDER_STYLES = ("think", "empty_think", "action", "after_think", "after_reasoning")
 EMPTY_THINK = think_block(None)
 
 
 def sft_row(sample: TurnSample, tokenizer: Any, style: str) -> dict[str, str]:
     if style not in RENDER_STYLES:
         raise ValueError(f"unknown render style {style!r}; expected one of {RENDER_STYLES}")
-    prompt = build_prompt(tokenizer, sample) + (EMPTY_THINK if style == "after_think" else "")
-    completion = build_completion(sample.target, think=style == "think", eos=tokenizer.eos_token)
+    head = {"after_think": EMPTY_THINK, "after_reasoning": think_block(sample.target.reasoning)}.get(style, "")
+    prompt = build_prompt(tokenizer, sample) + head
+    target = sample.target.model_copy(update={"reasoning": None}) if style == "empty_think" else sample.target
+    completion = build_completion(target, think=style in ("think", "empty_think"), eos=tokenizer.eos_token)
     return {"id": sample.id, "prompt": prompt, "completion": completion}
 
 

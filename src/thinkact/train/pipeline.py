@@ -91,7 +91,8 @@ def _record_time(out: Path, step: str, seconds: float) -> None:
 def _bench(cfg: PipelineConfig, tmp: Path) -> None:
     from thinkact.bench.generator import generate
 
-    generate(tmp, seed=cfg.data.seed, sizes=dict(cfg.data.sizes), coldstart=cfg.data.coldstart_size)
+    generate(tmp, seed=cfg.data.seed, sizes=dict(cfg.data.sizes), coldstart=cfg.data.coldstart_size,
+             reasoning_style=cfg.data.coldstart_reasoning)
 
 
 def _apigen_mt(cfg: PipelineConfig, tmp: Path) -> None:
@@ -345,7 +346,7 @@ def run_pipeline(cfg: PipelineConfig, out: str | Path, *, overwrite: bool = Fals
         console.rule(stage)
         sc = stage_config(cfg, stage, model=model, data=str(data[stage]), out=str(out / "stages" / stage),
                           chat_template=cfg.model.chat_template if stage == "sft" else None,
-                          mix_data=str(files["turns_train"]) if stage == "coldstart" and cfg.coldstart.mix else None)
+                          mix_data=str(files["turns_train"]) if stage == "coldstart" and (cfg.coldstart.mix or cfg.coldstart.replay) else None)
         done = (out / "stages" / stage / "model" / "config.yaml").is_file()
         start = time.perf_counter()
         model_dir = train_stage(sc, console=console)

@@ -2,8 +2,9 @@
 completion only (with `merge_turns`, on tokenized rows of whole conversations whose
 `completion_mask` marks every action; see train.datasets.merge_turns).
 
-Base SFT renders the action alone (think=False); the cold start continues from the SFT model on
-the small reasoning set with the think block before each action (think=True). Both are the same
+Base SFT renders each action after an empty think block (Qwen3's no-think form; `empty_think`);
+the cold start continues from the SFT model on the small reasoning set with the reasoning in
+that block (think=True). Both are the same
 trainer with different data and settings.
 """
 
@@ -32,7 +33,7 @@ def lora_config(settings: Any) -> Any:
 def mixed_turns(path: str | None, n: int, seed: int) -> list[TurnSample]:
     """`n` turns drawn (seeded) from `path`, their reasoning removed."""
     if not path:
-        raise DataError("coldstart mix > 0 needs mix_data: the training turns to mix in")
+        raise DataError("coldstart mix or replay > 0 needs mix_data: the training turns to draw from")
     pool = read_turns(path)
     picked = random.Random(seed).sample(pool, min(n, len(pool)))
     return [t.model_copy(update={"target": t.target.model_copy(update={"reasoning": None})}) for t in picked]
@@ -50,6 +51,50 @@ def shorten_reasoning(samples: list[TurnSample], n: int) -> list[TurnSample]:
     return [t.model_copy(update={"target": t.target.model_copy(
                 update={"reasoning": first_sentences(t.target.reasoning, n)})})
             if t.target.reasoning else t for t in samples]
+
+
+REPLAY = "replay.jsonl"
+
+
+def replay_turns(cfg: StageConfig, reasoning_set: list[TurnSample]) -> list[TurnSample]:
+    """`cfg.train.replay` training turns carrying reasoning the model wrote itself (see
+    ColdstartSettings.replay): a first pass trains the stage's model on the reasoning set alone,
+    then writes its reasoning for each turn, greedily, as evaluation would. Kept in the stage
+    folder, so a resumed stage reuses the same turns."""
+    import tempfile
+    from pathlib import Path
+
+    from trl import SFTConfig, SFTTrainer
+
+    from thinkact.evaluate.generation import HFGenerator
+    from thinkact.grammar import parse
+    from thinkact.schema import write_jsonl
+
+    s = cfg.train
+    path = Path(cfg.out) / REPLAY
+    if path.is_file():
+        return read_turns(path)
+    pool = mixed_turns(cfg.mix_data, s.replay, s.seed + 1)
+    print(f"{cfg.stage}: replay: a first pass on {len(reasoning_set)} reasoning turns, then its "
+          f"reasoning for {len(pool)} training turns")
+    model, tokenizer = load_model_and_tokenizer(cfg.model, cfg.chat_template)
+    causal_mask_only(model)
+    dataset, _ = sft_dataset(reasoning_set, tokenizer, think=True, max_length=s.max_length)
+    with tempfile.TemporaryDirectory() as tmp:
+        args = SFTConfig(**{**trainer_kwargs(s, tmp), "save_strategy": "no", "report_to": "none"},
+                         max_length=s.max_length, completion_only_loss=True, packing=False,
+                         dataset_num_proc=None)
+        SFTTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer).train()
+    model.eval()
+    outputs = HFGenerator(model, tokenizer, batch_size=32, max_new_tokens=s.replay_tokens).generate(pool)
+    turns = [t.model_copy(update={"target": t.target.model_copy(update={"reasoning": parse(o).reasoning or None})})
+             for t, o in zip(pool, outputs, strict=True)]
+    written = sum(bool(t.target.reasoning) for t in turns)
+    print(f"{cfg.stage}: replay: reasoning written for {written} of {len(turns)} turns")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_jsonl(path.with_name(REPLAY + ".tmp"), turns)
+    path.with_name(REPLAY + ".tmp").replace(path)
+    return turns
 
 
 def bucketed_batches(lengths: list[int], batch_size: int, seed: int, window: int = 50) -> list[int]:
@@ -131,10 +176,14 @@ def build_sft_trainer(cfg: StageConfig, output_dir: str) -> Any:
         raise DataError("think is on but no sample carries reasoning", file=cfg.data)
     if getattr(s, "reasoning_sentences", None):
         samples = shorten_reasoning(samples, s.reasoning_sentences)
-    styles = [("think" if s.think else "action")] * len(samples)
+    styles = [("think" if s.think else "empty_think" if s.empty_think else "action")] * len(samples)
+    reasoning_set = samples
     if getattr(s, "mix", 0):
         mixed = mixed_turns(cfg.mix_data, s.mix, s.seed)
         samples, styles = samples + mixed, styles + [s.mix_style] * len(mixed)
+    if getattr(s, "replay", 0):
+        replayed = replay_turns(cfg, reasoning_set)
+        samples, styles = samples + replayed, styles + ["after_reasoning"] * len(replayed)
     model, tokenizer = load_model_and_tokenizer(cfg.model, cfg.chat_template)
     causal_mask_only(model)
     dataset, dropped = sft_dataset(samples, tokenizer, think=styles, max_length=s.max_length,
