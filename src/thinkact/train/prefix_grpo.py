@@ -319,9 +319,10 @@ class SharedPrefixGRPOTrainer(GRPOTrainer):
     def _logps_without(self, state, model, input_ids, attention_mask, logits_to_keep, batch_size,
                        compute_entropy, compute_aux_loss, **extra):
         """Log-probs of the rows not skipped; a skipped row gets its old log-probs (or zeros when
-        the old ones are this pass's own, detached) so its ratio is 1 and, with advantage 0, its
-        loss exactly 0; its entropies are the mean of the computed ones, which leaves the logged
-        entropy the mean over the completions computed."""
+        the old ones are this pass's own, detached) so its ratio is exactly 1 and, with advantage
+        0, its loss exactly 0 (any other ratio could overflow, and 0 x inf is NaN); its
+        entropies are the mean of the computed ones, which leaves the logged entropy the mean
+        over the completions computed."""
         skip, old, mask = state
         keep = (~skip).nonzero().squeeze(1)
         logps, entropies, aux = self._get_per_token_logps_and_entropies(
