@@ -41,7 +41,7 @@ def length_reward(completions, **kwargs):
     return [float(len(c) % 3) for c in completions]
 
 
-def make_trainer(model_dir, tmp_path, g: int, cls=SharedPrefixGRPOTrainer, **overrides):
+def make_trainer(model_dir, tmp_path, g: int, cls=SharedPrefixGRPOTrainer, peft_config=None, **overrides):
     from datasets import Dataset
 
     from thinkact.train.models import load_model_and_tokenizer
@@ -54,7 +54,8 @@ def make_trainer(model_dir, tmp_path, g: int, cls=SharedPrefixGRPOTrainer, **ove
                     disable_tqdm=True, logging_steps=1, loss_type="dapo")
     settings.update(overrides)
     trainer = cls(model=model, reward_funcs=[length_reward], args=GRPOConfig(**settings),
-                  train_dataset=Dataset.from_list([{"prompt": p} for p in PROMPTS]), processing_class=tok)
+                  train_dataset=Dataset.from_list([{"prompt": p} for p in PROMPTS]), processing_class=tok,
+                  peft_config=peft_config)
     trainer.current_gradient_accumulation_steps = 1
     return trainer, tok
 
@@ -171,6 +172,35 @@ def test_loss_and_gradients_equal_trl(peaked_dir, tmp_path, g, loss_type):
     torch.testing.assert_close(ours, theirs, atol=1e-5, rtol=0)
     assert (our_grads - their_grads).norm() <= 1e-4 * their_grads.norm()
     assert their_grads.norm() > 0
+
+
+def test_lora_with_a_kl_term_equals_trl(peaked_dir, tmp_path):
+    """LoRA adapters, and beta > 0: the reference log-probs (the base model, adapters off) and
+    the KL term; no completion is skipped."""
+    from peft import LoraConfig
+
+    trainer, tok = make_trainer(peaked_dir, tmp_path, 2, beta=0.1,
+                                peft_config=LoraConfig(r=4, lora_alpha=8, target_modules="all-linear"))
+    _, inputs = batch(tok, 2, seed=7)
+    inputs["advantages"] = torch.randn(8, generator=torch.Generator().manual_seed(8)).masked_fill(
+        torch.arange(8) < 2, 0.0)
+    ids = torch.cat([inputs["prompt_ids"], inputs["completion_ids"]], 1)
+    mask = torch.cat([inputs["prompt_mask"], inputs["completion_mask"]], 1)
+    width = inputs["completion_ids"].size(1)
+    from trl.trainer.utils import use_adapter
+
+    with torch.no_grad(), use_adapter(trainer.model, adapter_name=None):
+        ref, _, _ = trainer._get_per_token_logps_and_entropies(trainer.model, ids, mask, width)
+        with trl_path(trainer):
+            their_ref, _, _ = trainer._get_per_token_logps_and_entropies(trainer.model, ids, mask, width)
+    torch.testing.assert_close(ref, their_ref, atol=1e-5, rtol=0)
+    inputs["ref_per_token_logps"] = ref
+    trainer.model.base_model.model.model.layers[0].mlp.down_proj.lora_B.default.weight.data.normal_(0, 0.1)
+    theirs, their_grads = loss_and_grads(trainer, inputs, trl=True)
+    ours, our_grads = loss_and_grads(trainer, inputs)
+    assert trainer.uses_shared("log-probs") and their_grads.norm() > 0
+    torch.testing.assert_close(ours, theirs, atol=1e-5, rtol=0)
+    assert (our_grads - their_grads).norm() <= 1e-4 * their_grads.norm()
 
 
 @pytest.mark.parametrize("g", [2, 8])
