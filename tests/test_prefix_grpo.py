@@ -277,3 +277,18 @@ def test_falls_back_to_trl_with_one_warning(peaked_dir, tmp_path, monkeypatch):
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)  # warned once only
         trainer._get_per_token_logps_and_entropies(trainer.model, ids, mask, width)
+
+
+def test_config_switch_picks_the_trainer(tiny_model_dir, turn_files, tmp_path):
+    from thinkact.train.config import GRPOSettings, StageConfig
+    from thinkact.train.grpo import build_grpo_trainer
+
+    def build(**kw):
+        cfg = StageConfig(stage="grpo", model=str(tiny_model_dir), data=str(turn_files["train"]), out=str(tmp_path),
+                          train=GRPOSettings(max_steps=1, batch_size=4, num_generations=4, **kw))
+        return build_grpo_trainer(cfg, str(tmp_path / "out"))
+
+    assert GRPOSettings().shared_prefix is True
+    assert isinstance(build(), SharedPrefixGRPOTrainer)
+    plain = build(shared_prefix=False)
+    assert type(plain) is GRPOTrainer
