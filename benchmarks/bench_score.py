@@ -6,7 +6,8 @@ with its think block (40%), without it (15%), a call with one argument value cha
 with words dropped (15%), the other kind of action (10%), malformed output (10%: bad JSON,
 unclosed tags, text beside a call), or the gold action after reasoning far over budget (10%).
 Each run is the whole command in a fresh process (start-up and imports included), best of
-`--repeat`.
+`--repeat`; its CPU time (user + system) is reported beside the wall time, since on a shared
+machine the wall time also measures the other processes.
 
     python benchmarks/bench_score.py [--n 20000] [--repeat 3] [--keep DIR]
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import resource
 import shutil
 import subprocess
 import sys
@@ -95,13 +97,17 @@ def main() -> None:
                "--pred", str(tmp / "pred.jsonl"), "--out", str(tmp / "scores.json")]
         if not Path(cmd[0]).is_file():
             cmd[:1] = [sys.executable, "-m", "thinkact.cli"]
-        walls = []
+        walls, cpus = [], []
         for _ in range(args.repeat):
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
             t0 = time.perf_counter()
             subprocess.run(cmd, check=True, capture_output=True)
             walls.append(round(time.perf_counter() - t0, 3))
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpus.append(round(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime, 3))
         metrics = json.loads((tmp / "scores.json").read_text())["metrics"]
         print(json.dumps({"n_predictions": args.n, "wall_s_best": min(walls), "wall_s": walls,
+                          "cpu_s_best": min(cpus), "cpu_s": cpus,
                           "metrics": {k: v for k, v in metrics.items() if not isinstance(v, dict)}}, indent=2))
         if args.keep:
             args.keep.mkdir(parents=True, exist_ok=True)
