@@ -8,6 +8,8 @@ kept, so `grammar.parse` and the rewards read them exactly as they read training
 - `HFGenerator`: transformers, batched greedy decoding with a KV cache: the shared prompt
   prefix computed once, prompts sorted by length so batches pad little, left padding with
   position ids from the mask, so a padded row decodes as it would alone.
+- `generate_shared`: `generate` for rows that repeat prompts (GRPO's groups): each distinct
+  prompt prefilled once, its rows decoding against that one copy (the GRPO trainer's rollouts).
 - `VLLMGenerator`: vLLM when installed (GPU machines).
 - `OpenAIGenerator`: any OpenAI-compatible chat completions endpoint, called with `tools`; the
   returned message (content or tool_calls, plus reasoning if the server sends it) is rendered

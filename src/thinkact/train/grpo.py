@@ -6,8 +6,8 @@ each group's prompt once in rollouts and log-prob passes (train.prefix_grpo).
 Prompt = the context (a plain string through the chat template); completion = one assistant
 action. One reward function per component of the composite reward, combined by
 `reward_weights`, so TRL logs each component (rewards/<component>/mean) beside the total.
-thinkact logs one metric of its own beside them, `reasoning_length`: the mean words of
-reasoning in the step's completions.
+thinkact logs a metric of its own beside them, `reasoning_length`: the mean words of
+reasoning in the step's completions (and, with `shared_prefix`, `skipped_groups`).
 """
 
 from __future__ import annotations
