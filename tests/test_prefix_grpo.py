@@ -292,3 +292,17 @@ def test_config_switch_picks_the_trainer(tiny_model_dir, turn_files, tmp_path):
     assert isinstance(build(), SharedPrefixGRPOTrainer)
     plain = build(shared_prefix=False)
     assert type(plain) is GRPOTrainer
+
+
+def test_an_unsupported_model_falls_back_whole_with_one_warning(peaked_dir, tmp_path, monkeypatch):
+    trainer, _ = make_trainer(peaked_dir, tmp_path, 2)
+    assert trainer._unsupported_model() is None
+    trainer.model.config.sliding_window, trainer.model.config.use_sliding_window = 16, True
+    assert trainer._unsupported_model() == "sliding-window attention"
+    monkeypatch.setattr(SharedPrefixGRPOTrainer, "_unsupported_model", lambda self: "an encoder-decoder model")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        trainer, _ = make_trainer(peaked_dir, tmp_path, 2)
+    ours = [str(w.message) for w in caught if "shared-prefix" in str(w.message)]
+    assert ours == ["shared-prefix GRPO: rollouts and log-probs use TRL's own path (an encoder-decoder model)"]
+    assert not trainer.uses_shared("rollouts") and not trainer.uses_shared("log-probs")

@@ -107,17 +107,22 @@ class SharedPrefixGRPOTrainer(GRPOTrainer):
         self._checked: set[str] = set()
         self._fallback: dict[str, str] = {}
         reason = self._unsupported_model()
-        for part, why in (("rollouts", reason or self._unsupported_generation()),
-                          ("log-probs", reason or self._unsupported_logps())):
-            if why:
-                self._fall_back(part, why)
+        if reason:
+            self._fall_back(["rollouts", "log-probs"], reason)
+        else:
+            for part, why in (("rollouts", self._unsupported_generation()),
+                              ("log-probs", self._unsupported_logps())):
+                if why:
+                    self._fall_back([part], why)
 
     # ------------------------------------------------------------------ where the shared paths apply
 
-    def _fall_back(self, part: str, why: str) -> None:
-        if part not in self._fallback:
-            self._fallback[part] = why
-            warnings.warn(f"shared-prefix GRPO: {part} use TRL's own path ({why})", stacklevel=3)
+    def _fall_back(self, parts: list[str], why: str) -> None:
+        """Leave `parts` to TRL's own path, with one warning."""
+        parts = [p for p in parts if p not in self._fallback]
+        if parts:
+            self._fallback.update({p: why for p in parts})
+            warnings.warn(f"shared-prefix GRPO: {' and '.join(parts)} use TRL's own path ({why})", stacklevel=3)
 
     def uses_shared(self, part: str) -> bool:
         """Whether `part` ("rollouts" or "log-probs") runs each distinct prompt once."""
@@ -185,13 +190,13 @@ class SharedPrefixGRPOTrainer(GRPOTrainer):
                 else:
                     diff = self._check_logps(model, rows, gen, vocab, device)
         except Exception as exc:  # any model the shared path cannot drive: TRL's path instead
-            self._fall_back(part, f"the model failed the first-use check: {type(exc).__name__}: {exc}")
+            self._fall_back([part], f"the model failed the first-use check: {type(exc).__name__}: {exc}")
             return False
         finally:
             unwrapped.train(was_training)
         tolerance = 1e-3 if unwrapped.dtype == torch.float32 else 0.25
         if not diff <= tolerance:
-            self._fall_back(part, f"the model's results differ from TRL's by {diff:.2g} in the first-use check")
+            self._fall_back([part], f"the model's results differ from TRL's by {diff:.2g} in the first-use check")
             return False
         return True
 
