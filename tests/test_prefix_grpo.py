@@ -14,7 +14,7 @@ import torch
 from trl import GRPOConfig, GRPOTrainer
 from trl.trainer.utils import pad
 
-from thinkact.train.prefix_grpo import SharedPrefixGRPOTrainer, group_rows
+from thinkact.train.prefix_grpo import SharedPrefixGRPOTrainer, group_rows, length_buckets
 
 PROMPTS = ["Where is my order W1042?", "hello " * 9 + "please help with the refund of order W2201",
            "cancel it", "my card was charged twice " * 3 + "for order W77, what now?"]
@@ -110,6 +110,11 @@ def grads_of(model) -> torch.Tensor:
     return torch.cat([p.grad.flatten() for p in model.parameters() if p.grad is not None])
 
 
+def test_length_buckets():
+    assert length_buckets([100, 300, 105, 112, 290, 500]) == [[0, 2, 3], [4, 1], [5]]
+    assert length_buckets([7]) == [[0]]
+
+
 def test_group_rows_ignores_padding_and_order():
     ids = torch.tensor([[0, 0, 5, 6], [7, 8, 9, 1], [0, 0, 5, 6], [0, 7, 8, 9]])
     mask = torch.tensor([[0, 0, 1, 1], [1, 1, 1, 1], [0, 0, 1, 1], [0, 1, 1, 1]])
@@ -137,10 +142,12 @@ def test_logps_equal_trl(peaked_dir, tmp_path, g, monkeypatch):
     width = inputs["completion_ids"].size(1)
     model = trainer.model
     calls = count_prefills(monkeypatch)
+    trainer._get_per_token_logps_and_entropies(model, ids, mask, width)  # its first-use check runs too
+    calls.clear()
     ours, our_ent, _ = trainer._get_per_token_logps_and_entropies(model, ids, mask, width, compute_entropy=True)
     theirs, their_ent, _ = GRPOTrainer._get_per_token_logps_and_entropies(trainer, model, ids, mask, width,
                                                                          compute_entropy=True)
-    assert calls[-1] == (4 if g == 2 else 2)  # one pass over the distinct prompts
+    assert sum(calls) == (4 if g == 2 else 2) and len(calls) > 1  # each distinct prompt once, in length buckets
     assert ours.shape == theirs.shape and theirs.abs().max() > 1
     torch.testing.assert_close(ours, theirs, atol=1e-5, rtol=0)
     torch.testing.assert_close(our_ent, their_ent, atol=1e-5, rtol=0)

@@ -10,9 +10,9 @@ resume) and replaces three steps:
   once; its rows decode against that one copy of its keys and values
   (`thinkact.evaluate.generation.generate_shared`, the evaluation's shared-prefix decoding).
 - Log-probs (`_get_per_token_logps_and_entropies`): per micro-batch, each distinct prompt (rows
-  with identical un-padded prompt ids, whatever their order) runs once with a KV cache; its
-  keys and values are gathered to its rows, which run [last prompt token, completion] after
-  them with the right positions and mask. The gather's backward sums the rows' gradients into
+  with identical un-padded prompt ids, whatever their order) runs once with a KV cache, beside
+  prompts of similar length; its keys and values are gathered to its rows, which run [last
+  prompt token, completion] after them with the right positions and mask. The gather's backward sums the rows' gradients into
   the shared prompt, so log-probs and gradients are TRL's (the PrefixGrouper identity).
 - Tied groups (`_compute_loss`): with beta = 0 and no entropy term, a completion whose
   advantage is exactly 0 adds exactly 0 to the loss and its gradient; it is left out of the
@@ -60,6 +60,18 @@ def group_rows(prompt_ids: torch.Tensor, prompt_mask: torch.Tensor) -> tuple[lis
     return [list(p) for p in distinct], index
 
 
+def length_buckets(lengths: list[int], slack: float = 1.15) -> list[list[int]]:
+    """Indices of `lengths` in buckets of similar length (the longest at most `slack` times the
+    shortest), shortest first: prompts run together only where padding wastes little."""
+    buckets: list[list[int]] = []
+    for i in sorted(range(len(lengths)), key=lengths.__getitem__):
+        if buckets and lengths[i] <= slack * lengths[buckets[-1][0]]:
+            buckets[-1].append(i)
+        else:
+            buckets.append([i])
+    return buckets
+
+
 def shared_prefix_logps(model: Any, config: Any, input_ids: torch.Tensor, attention_mask: torch.Tensor,
                         logits_to_keep: int, compute_entropy: bool = False, pad_id: int = 0
                         ) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -72,19 +84,43 @@ def shared_prefix_logps(model: Any, config: Any, input_ids: torch.Tensor, attent
     `entropy` without materialising the logits). Each distinct prompt but its last token runs
     once with a KV cache (with grad when grad is on); the rows gather their prompt's keys and
     values and run [last prompt token, completion] after them: the last prompt token scores the
-    first completion token, as in TRL's row. Returns (rows, logits_to_keep) tensors.
+    first completion token, as in TRL's row. Prompts of similar length run together
+    (`length_buckets`), so little is spent on padding. Returns (rows, logits_to_keep) tensors.
     """
-    from transformers import DynamicCache
-
     width = input_ids.size(1) - logits_to_keep
     prompts, index = group_rows(input_ids[:, :width], attention_mask[:, :width])
     device = input_ids.device
+    rows_of: list[list[int]] = [[] for _ in prompts]
+    for r, i in enumerate(index):
+        rows_of[i].append(r)
+    order, logps, entropies = [], [], []
+    for bucket in length_buckets([len(p) for p in prompts]):
+        rows = [r for i in bucket for r in rows_of[i]]
+        lp, ent = _rows_after_prompts(model, config, [prompts[i] for i in bucket],
+                                      [bucket.index(index[r]) for r in rows], input_ids[rows, width:],
+                                      attention_mask[rows, width:], compute_entropy, pad_id)
+        order += rows
+        logps.append(lp)
+        entropies.append(ent)
+    back = torch.empty(len(order), dtype=torch.long, device=device)
+    back[torch.tensor(order, device=device)] = torch.arange(len(order), device=device)
+    logps = torch.cat(logps).index_select(0, back)
+    return logps, torch.cat(entropies).index_select(0, back) if compute_entropy else None
+
+
+def _rows_after_prompts(model: Any, config: Any, prompts: list[list[int]], index: list[int],
+                        completion: torch.Tensor, completion_mask: torch.Tensor, compute_entropy: bool,
+                        pad_id: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Log-probs of completions (one row each, continuing prompts[index[row]]) with each of
+    `prompts` but its last token run once."""
+    from transformers import DynamicCache
+
+    device = completion.device
     rows = torch.tensor(index, device=device)
     kv, prefix_mask = prefill_prefixes(model, [p[:-1] for p in prompts], pad_id)
     cache = DynamicCache(ddp_cache_data=[(k.index_select(0, rows), v.index_select(0, rows)) for k, v in kv],
                          config=config)
     last = torch.tensor([[prompts[i][-1]] for i in index], device=device)
-    completion, completion_mask = input_ids[:, width:], attention_mask[:, width:]
     own_ids = torch.cat([last, completion], dim=1)
     own_mask = torch.cat([torch.ones_like(last), completion_mask.to(last.dtype)], dim=1)
     starts = torch.tensor([len(prompts[i]) - 1 for i in index], device=device)
