@@ -6,7 +6,8 @@
   (one row per turn); then without length-grouped batches either.
 - GRPO: completions/s of `thinkact train grpo`, and of the same GRPO step written as a bare TRL
   script (benchmarks/bare_trl_grpo.py: same model, prompts, rewards, batch, settings, seed), run
-  alternately to share the machine's load fairly; thinkact's overhead is their ratio.
+  alternately to share the machine's load fairly; thinkact's overhead is their ratio (negative:
+  faster, with the shared-prefix trainer; benchmarks/bench_grpo.py breaks that down).
 
 Each figure leaves out the first step (warm-up). Checkpoints are not saved inside the timed
 steps (thinkact saves every `save_steps`; that is resumability, not the step).

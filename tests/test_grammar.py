@@ -93,3 +93,16 @@ def test_render_then_parse_is_identity(target, think):
     assert [(c.name, json.dumps(c.arguments)) for c in p.tool_calls] == \
            [(c.name, json.dumps(c.arguments)) for c in target.tool_calls]
     assert p.reply == target.content
+
+
+PIECES = ["<think>", "</think>", "<tool_call>", "</tool_call>", '{"name": "a", "arguments": {"x": 1}}',
+          '{"name": "b"}', "[1]", "{bad", "hello", "\n", " ", '"arguments": "{}"']
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(PIECES), max_size=8))
+def test_has_action_is_whether_there_is_a_target(pieces):
+    p = parse("".join(pieces))
+    assert p.has_action == (p.to_target() is not None)
+    for call in p.tool_calls:  # built without validation: what validation would have built
+        assert ToolCall.model_validate(call.model_dump()) == call

@@ -1,6 +1,7 @@
 import itertools
 import json
 import random
+import re
 
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -331,3 +332,21 @@ def test_trl_weighted_sum_equals_composite():
     ours = [score_output(o, t, tools=TOOLS, weights=weights, think="required", budget=16).total for t, o in rows]
     assert trl_total.tolist() == pytest.approx(ours, abs=1e-6)
     assert len(set(round(x, 4) for x in ours)) >= 4  # the batch exercises distinct outcomes
+
+
+def _squad_tokens_per_character(text):
+    """SQuAD normalisation written character by character (the definition)."""
+    import string
+    import unicodedata
+
+    kept = "".join(ch for ch in text.lower()
+                   if ch not in string.punctuation and not unicodedata.category(ch).startswith("P"))
+    return re.sub(r"\b(a|an|the)\b", " ", kept).split()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from("aAnNtThHeE xyz.,!?$+<=>^`|~-_'\"¿¡«»—…éß\u212a\t"), max_size=30))
+def test_squad_tokens_match_the_definition(text):
+    from thinkact.rewards import _squad_tokens
+
+    assert list(_squad_tokens(text)) == _squad_tokens_per_character(text)

@@ -1,6 +1,7 @@
 import json
 
 import pytest
+from hypothesis import given, settings, strategies as st
 from typer.testing import CliRunner
 
 from thinkact.cli import app
@@ -102,3 +103,41 @@ def test_bad_prediction_files_are_located(files):
     dup_gold.write_text(gold.read_text() + gold.read_text().splitlines()[0] + "\n")
     r = runner.invoke(app, ["score", "--gold", str(dup_gold), "--pred", str(pred), "--out", str(tmp / "s.json")])
     assert r.exit_code == 1 and "line 4" in r.output and "duplicate sample id" in r.output
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(-10**20, 10**20) | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(alphabet=st.characters(codec="utf-8"), max_size=6),
+    lambda inner: st.lists(inner, max_size=3) | st.tuples(inner, inner)
+    | st.dictionaries(st.text(max_size=4), inner, max_size=3), max_leaves=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(JSON_VALUES)
+def test_dumps_indented_is_json_dumps(value):
+    from thinkact.scoring import dumps_indented
+
+    assert dumps_indented(value) == json.dumps(value, indent=2, ensure_ascii=False)
+    odd = {"a": [1, {2: "int key"}]}  # what it does not write itself goes to json.dumps
+    assert dumps_indented(odd) == json.dumps(odd, indent=2, ensure_ascii=False)
+
+
+def test_gold_lines_read_as_before(files, tmp_path):
+    """Records validated from the JSON text are those json.loads + validation gave; a bad line
+    is reported as before."""
+    from thinkact.schema import iter_jsonl_records, read_jsonl
+
+    samples, gold, _, _ = files
+    assert [r for _, r in iter_jsonl_records(gold, TurnSample)] == read_jsonl(gold, TurnSample) == samples
+    good = gold.read_text().splitlines()[0]
+    for bad, where in (("{not json", None), ("[1, 2]", None), ('{"id": "x"}', "conversation_id"),
+                       (json.dumps({**json.loads(good), "turn_index": "two"}), "turn_index"),
+                       (good.replace('"target": {', '"target": {"kind": "reply", "x": 1, ', 1), None)):
+        path = tmp_path / "bad.jsonl"
+        path.write_text(good + "\n\n" + bad + "\n", encoding="utf-8")
+        with pytest.raises(DataError) as slow:
+            read_jsonl(path, TurnSample)
+        with pytest.raises(DataError) as fast:
+            list(iter_jsonl_records(path, TurnSample))
+        assert str(fast.value) == str(slow.value) and fast.value.line == 3
+        assert where is None or fast.value.field == where

@@ -71,6 +71,11 @@ class ParsedAction:
     def has_think(self) -> bool:
         return self.reasoning is not None
 
+    @property
+    def has_action(self) -> bool:
+        """Whether there is a usable action: `to_target()` is not None (without building it)."""
+        return (self.kind == "tool_call" and bool(self.tool_calls)) or self.kind == "reply"
+
     def to_target(self) -> Target | None:
         """The action as a Target, or None when there is no usable action."""
         if self.kind == "tool_call" and self.tool_calls:
@@ -142,7 +147,9 @@ def _parse_call(raw: str, index: int, problems: list[str]) -> ToolCall | None:
     extra = sorted(set(obj) - {"name", "arguments"})
     if extra:
         problems.append(f"{where}: unexpected keys {extra}")
-    return ToolCall(name=name, arguments=args)
+    # Checked above: a str name and a dict of JSON values with str keys, what validation would
+    # make of them, so the call is built without validating again.
+    return ToolCall.model_construct(name=name, arguments=args)
 
 
 def _split_calls(body: str, problems: list[str]) -> tuple[list[str], list[str]]:

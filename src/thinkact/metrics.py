@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from thinkact import grammar
-from thinkact.rewards import (AnswerMethod, RewardWeights, Think, calls_match, param_schemas,
+from thinkact.rewards import (AnswerMethod, RewardWeights, Think, param_schemas,
                               reasoning_words, score_parsed, values_equal)
 from thinkact.schema import ToolCall, TurnSample
 
@@ -56,10 +56,13 @@ class SampleScore:
 
 
 def argument_counts(calls: list[ToolCall], gold: list[ToolCall],
-                    tools: list[dict[str, Any]] | None = None) -> tuple[int, int, int]:
+                    tools: list[dict[str, Any]] | None = None, *,
+                    schemas: dict[str, dict[str, Any]] | None = None) -> tuple[int, int, int]:
     """(matched, predicted, gold) counts of (tool name, key, value) triples; values compare
-    type-aware, each predicted triple matches at most one gold triple."""
-    schemas = param_schemas(tools)
+    type-aware, each predicted triple matches at most one gold triple. `schemas`:
+    `param_schemas(tools)` when the caller has it already."""
+    if schemas is None:
+        schemas = param_schemas(tools)
     predicted = [(c.name, k, v) for c in calls for k, v in c.arguments.items()]
     reference = [(c.name, k, v) for c in gold for k, v in c.arguments.items()]
     used = [False] * len(predicted)
@@ -80,8 +83,9 @@ def score_sample(sample: TurnSample, output: str | None, *, weights: RewardWeigh
     """Score one turn sample's raw output (None: no prediction, scored as empty)."""
     parsed = grammar.parse(output if output is not None else "")
     target = sample.target
+    schemas = param_schemas(sample.tools) if target.kind == "tool_call" else None
     components = score_parsed(parsed, target, tools=sample.tools, think=think,
-                              answer_method=answer_method, budget=budget)
+                              answer_method=answer_method, budget=budget, schemas=schemas)
     decision_correct = components["decision"] == 1.0
     score = SampleScore(
         id=sample.id, conversation_id=sample.conversation_id, kind=target.kind,
@@ -93,8 +97,12 @@ def score_sample(sample: TurnSample, output: str | None, *, weights: RewardWeigh
     if target.kind == "tool_call":
         calls = parsed.tool_calls if parsed.kind == "tool_call" else []
         score.names_correct = Counter(c.name for c in calls) == Counter(c.name for c in target.tool_calls)
-        score.exact_call = calls_match(calls, target.tool_calls, sample.tools)
-        score.argument_counts = argument_counts(calls, target.tool_calls, sample.tools)
+        # calls_match(calls, gold) is len(calls) == len(gold) and the tool component is 1: with
+        # the right decision that component was computed on these calls; with the wrong one
+        # there are no calls, and a call turn has at least one gold call.
+        score.exact_call = (len(calls) == len(target.tool_calls) and components["tool"] is not None
+                            and components["tool"] >= 1.0 - 1e-9)
+        score.argument_counts = argument_counts(calls, target.tool_calls, sample.tools, schemas=schemas)
         score.turn_correct = score.exact_call
     else:
         score.reply_similarity = components["answer"]
@@ -107,6 +115,7 @@ def turn_scores(samples: list[TurnSample], outputs: dict[str, str], *,
                 answer_method: AnswerMethod = "f1", budget: int = 64, reply_threshold: float = 0.5,
                 progress: bool = False) -> list[SampleScore]:
     """Score every sample; `outputs` maps sample id to raw model output (absent = missing)."""
+    weights = weights or RewardWeights()
     items: Any = samples
     if progress:
         from rich.progress import track

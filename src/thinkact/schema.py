@@ -122,15 +122,35 @@ def iter_jsonl_dicts(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
         for lineno, line in enumerate(fh, start=1):
             if not line.strip():
                 continue
+            yield lineno, _json_object(line, path, lineno)
+
+
+def iter_jsonl_records(path: str | Path, model: type[R]) -> Iterator[tuple[int, R]]:
+    """Yield (line number, record) for each non-blank line, `model` validated straight from the
+    line's JSON text (pydantic's own parser, several times faster than json.loads and then
+    validating the objects). A line it rejects is read again as `iter_jsonl_dicts` and
+    `parse_record` read it, so the record, or the error and where it is, are theirs."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError("no such file" if not path.exists() else "not a file", file=path)
+    with path.open(encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
             try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataError(f"invalid JSON ({exc.msg} at column {exc.colno})",
-                                file=path, line=lineno) from None
-            if not isinstance(obj, dict):
-                raise DataError(f"expected a JSON object, got {type(obj).__name__}",
-                                file=path, line=lineno)
-            yield lineno, obj
+                yield lineno, model.model_validate_json(line)
+            except ValidationError:
+                yield lineno, parse_record(model, _json_object(line, path, lineno), file=path, line=lineno)
+
+
+def _json_object(line: str, path: Path, lineno: int) -> dict[str, Any]:
+    try:
+        obj = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise DataError(f"invalid JSON ({exc.msg} at column {exc.colno})", file=path, line=lineno) from None
+    if not isinstance(obj, dict):
+        raise DataError(f"expected a JSON object, got {type(obj).__name__}", file=path, line=lineno)
+    return obj
 
 
 def parse_record(model: type[R], obj: dict[str, Any], *, file: str | Path | None = None,

@@ -8,6 +8,8 @@ kept, so `grammar.parse` and the rewards read them exactly as they read training
 - `HFGenerator`: transformers, batched greedy decoding with a KV cache: the shared prompt
   prefix computed once, prompts sorted by length so batches pad little, left padding with
   position ids from the mask, so a padded row decodes as it would alone.
+- `generate_shared`: `generate` for rows that repeat prompts (GRPO's groups): each distinct
+  prompt prefilled once, its rows decoding against that one copy (the GRPO trainer's rollouts).
 - `VLLMGenerator`: vLLM when installed (GPU machines).
 - `OpenAIGenerator`: any OpenAI-compatible chat completions endpoint, called with `tools`; the
   returned message (content or tool_calls, plus reasoning if the server sends it) is rendered
@@ -74,6 +76,29 @@ def decode_completion(tokenizer: Any, ids: list[int], stops: list[int]) -> str:
     """Text of generated ids up to the first stop token, special and grammar tags kept."""
     return tokenizer.decode(cut_at_stop(ids, stops), skip_special_tokens=False,
                             clean_up_tokenization_spaces=False)
+
+
+def _cache_kwarg() -> str:
+    """The keyword models and `generate` take a KV cache by: `cache` since transformers 5.24
+    (`past_key_values` still works there, with a deprecation warning), `past_key_values` before."""
+    from transformers.modeling_outputs import CausalLMOutputWithPast
+
+    return "cache" if "cache" in getattr(CausalLMOutputWithPast, "__dataclass_fields__", {}) else "past_key_values"
+
+
+CACHE_KWARG = _cache_kwarg()
+
+
+def output_cache(out: Any) -> Any:
+    """The KV cache a model returned (under either name)."""
+    return out[CACHE_KWARG] if CACHE_KWARG in out else out.get("past_key_values")
+
+
+def cache_layers(cache: Any) -> list[tuple[Any, Any]]:
+    """(keys, values) per layer of a transformers cache, each (batch, kv heads, length, head dim)."""
+    if hasattr(cache, "layers"):
+        return [(layer.keys, layer.values) for layer in cache.layers]
+    return [(k, v) for k, v in cache]  # older transformers: a sequence of (key, value) pairs
 
 
 def shared_prefix(seqs: list[list[int]], min_tokens: int = 16) -> list[int]:
@@ -160,10 +185,10 @@ class HFGenerator:
         past = DynamicCache(ddp_cache_data=prefix_kv, config=self.model.config) if prefix_kv else None
         device = next(self.model.parameters()).device
         with torch.inference_mode():
-            cache = self.model(input_ids=torch.tensor([ids], device=device), past_key_values=past,
-                               position_ids=torch.arange(start, start + len(ids), device=device)[None],
-                               use_cache=True).past_key_values
-        return [(layer.keys[:, :, start:], layer.values[:, :, start:]) for layer in cache.layers]
+            out = self.model(input_ids=torch.tensor([ids], device=device), **{CACHE_KWARG: past},
+                             position_ids=torch.arange(start, start + len(ids), device=device)[None],
+                             use_cache=True)
+        return [(k[:, :, start:], v[:, :, start:]) for k, v in cache_layers(output_cache(out))]
 
     def _decode_batch(self, rows: list[list[int]], prefix: list[int], prefix_kv: Any) -> list[str]:
         import torch
@@ -202,7 +227,7 @@ class HFGenerator:
         with shared_prefix_attention_on(self.model, prefix_kv), torch.inference_mode():
             out = self.model.generate(
                 input_ids=ids.to(device), attention_mask=mask.to(device),
-                position_ids=positions.to(device), past_key_values=past, do_sample=False,
+                position_ids=positions.to(device), **{CACHE_KWARG: past}, do_sample=False,
                 max_new_tokens=self.max_new_tokens, eos_token_id=self.stops, pad_token_id=self.pad_id,
                 use_cache=True, temperature=None, top_p=None, top_k=None)
         texts = []
@@ -216,19 +241,21 @@ class HFGenerator:
 
 # --------------------------------------------------------------------------- shared-prefix attention
 
-# Layer index -> keys and values (1, kv heads, prefix length, head dim) of the prefix every row of
-# the batch being decoded starts with; empty when no batch is decoding from a shared prefix.
-_SHARED_PREFIX: dict[int, tuple[Any, Any]] = {}
+# Layer index -> (keys, values, mask) of the prefixes the rows of the batch being decoded start
+# with: keys and values (prefixes, kv heads, prefix length, head dim), mask (prefixes, prefix
+# length), True where a prefix has a token (None: every position). With n prefixes and b rows,
+# rows [i*b/n, (i+1)*b/n) continue prefix i. Empty when no batch decodes from shared prefixes.
+_SHARED_PREFIX: dict[int, tuple[Any, Any, Any]] = {}
 SHARED_PREFIX_ATTENTION = "thinkact_shared_prefix"
 
 
 def shared_prefix_attention(module: Any, query: Any, key: Any, value: Any, attention_mask: Any,
                             scaling: float | None = None, dropout: float = 0.0, **kwargs: Any):
-    """Attention over [shared prefix][each row's own keys], the prefix stored once for the batch.
+    """Attention over [shared prefix][each row's own keys], each prefix stored once for its rows.
 
     Decoding a batch reads every key of every row at every step; with a long shared prefix in
-    each row's cache that reading is most of the step. Here the rows' queries meet the one copy
-    of the prefix in a single matmul per key/value head, then their own keys; one softmax spans
+    each row's cache that reading is most of the step. Here the queries of a prefix's rows meet
+    its one copy in a single matmul per key/value head, then their own keys; one softmax spans
     both. `key` and `value` are the rows' own parts; `attention_mask` masks them (True: attend).
     """
     import torch
@@ -239,32 +266,36 @@ def shared_prefix_attention(module: Any, query: Any, key: Any, value: Any, atten
     if prefix is None:
         return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout,
                                       scaling=scaling, **kwargs)
-    pk, pv = prefix
+    pk, pv, pmask = prefix
     b, h, q, d = query.shape
-    hkv, plen = pk.shape[1], pk.shape[2]
-    g = h // hkv
+    n, hkv, plen = pk.shape[0], pk.shape[1], pk.shape[2]
+    g, m = h // hkv, b // n  # query heads per key/value head; rows per prefix
     scaling = d ** -0.5 if scaling is None else scaling
-    # (b, h, q, d) -> (hkv, b*g*q, d): every row's query heads that share a key/value head.
-    grouped = query.view(b, hkv, g, q, d).transpose(0, 1).reshape(hkv, b * g * q, d)
-    pre = torch.matmul(grouped, pk[0].transpose(1, 2)) * scaling  # (hkv, b*g*q, plen)
-    pre = pre.view(hkv, b, g, q, plen).transpose(0, 1).reshape(b, h, q, plen)
+    # (b, h, q, d) -> (n, hkv, m*g*q, d): the queries of a prefix's rows that share a key/value head.
+    grouped = query.view(n, m, hkv, g, q, d).transpose(1, 2).reshape(n, hkv, m * g * q, d)
+    pre = torch.matmul(grouped, pk.transpose(-1, -2)) * scaling  # (n, hkv, m*g*q, plen)
+    if pmask is not None:
+        pre = pre.masked_fill(~pmask[:, None, None, :], float("-inf"))
+    pre = pre.view(n, hkv, m, g, q, plen).transpose(1, 2).reshape(b, h, q, plen)
     k, v = repeat_kv(key, g), repeat_kv(value, g)
     mine = torch.matmul(query, k.transpose(2, 3)) * scaling  # (b, h, q, own length)
     if attention_mask is None:  # no padding: causal within the new positions
         attention_mask = torch.ones(q, k.shape[2], dtype=torch.bool, device=query.device).tril(k.shape[2] - q)
     mine = mine.masked_fill(~attention_mask[..., :k.shape[2]].bool(), float("-inf"))
     probs = torch.softmax(torch.cat([pre, mine], dim=-1), dim=-1, dtype=torch.float32).to(query.dtype)
-    p_pre = probs[..., :plen].reshape(b, hkv, g, q, plen).transpose(0, 1).reshape(hkv, b * g * q, plen)
-    out = torch.matmul(p_pre, pv[0]).view(hkv, b, g, q, d).transpose(0, 1).reshape(b, h, q, d)
+    p_pre = probs[..., :plen].reshape(n, m, hkv, g, q, plen).transpose(1, 2).reshape(n, hkv, m * g * q, plen)
+    out = torch.matmul(p_pre, pv).view(n, hkv, m, g, q, d).transpose(1, 2).reshape(b, h, q, d)
     out = out + torch.matmul(probs[..., plen:], v)
     return out.transpose(1, 2).contiguous(), None
 
 
 class shared_prefix_attention_on:  # noqa: N801 - used as a context manager
-    """While active, `model` attends to `prefix_kv` (per layer) before each row's own keys."""
+    """While active, `model` attends to `prefix_kv` (per layer: keys and values of one prefix, or
+    of n prefixes each continued by b/n consecutive rows) before each row's own keys;
+    `prefix_mask` (n, prefix length) marks the positions each prefix has (None: all)."""
 
-    def __init__(self, model: Any, prefix_kv: list[tuple[Any, Any]] | None):
-        self.model, self.prefix_kv = model, prefix_kv
+    def __init__(self, model: Any, prefix_kv: list[tuple[Any, Any]] | None, prefix_mask: Any = None):
+        self.model, self.prefix_kv, self.prefix_mask = model, prefix_kv, prefix_mask
 
     def __enter__(self):
         if not self.prefix_kv:
@@ -276,7 +307,8 @@ class shared_prefix_attention_on:  # noqa: N801 - used as a context manager
         AttentionMaskInterface.register(SHARED_PREFIX_ATTENTION, sdpa_mask)
         self.config = self.model.config
         self.before = self.config._attn_implementation
-        _SHARED_PREFIX.update({i: kv for i, kv in enumerate(self.prefix_kv)})
+        mask = None if self.prefix_mask is None else self.prefix_mask.bool()
+        _SHARED_PREFIX.update({i: (k, v, mask) for i, (k, v) in enumerate(self.prefix_kv)})
         self.config._attn_implementation = SHARED_PREFIX_ATTENTION
         return self
 
@@ -285,6 +317,81 @@ class shared_prefix_attention_on:  # noqa: N801 - used as a context manager
             self.config._attn_implementation = self.before
             _SHARED_PREFIX.clear()
         return False
+
+
+def prefill_prefixes(model: Any, prefixes: list[list[int]], pad_id: int = 0) -> tuple[list[tuple[Any, Any]], Any]:
+    """Keys and values, per layer, of several token prefixes run in one forward, and their mask.
+
+    The prefixes are right-padded to the longest, with no attention mask: under the causal mask
+    no real token sees the padding after it, so every prefix's keys and values are what it
+    would get alone, and the padding's are masked out where they are read (the mask returned,
+    (prefixes, longest), True on real tokens). Runs under the caller's grad mode: with grad
+    enabled the keys and values carry gradients back into the model.
+    """
+    import torch
+
+    device = next(model.parameters()).device
+    width = max(len(p) for p in prefixes)
+    ids = torch.full((len(prefixes), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(prefixes), width), dtype=torch.bool)
+    for i, p in enumerate(prefixes):
+        ids[i, :len(p)] = torch.tensor(p, dtype=torch.long)
+        mask[i, :len(p)] = True
+    out = model(input_ids=ids.to(device), use_cache=True, logits_to_keep=1)
+    return cache_layers(output_cache(out)), mask.to(device)
+
+
+def prompt_groups(prompts: list[list[int]]) -> tuple[list[list[int]], list[int], list[int]]:
+    """Rows with identical prompts, as equal-sized runs: (distinct prompts, each run's prompt,
+    the rows in run order). Every run holds the greatest common divisor of the groups' sizes
+    (a GRPO batch: its group size), so runs lay out as (prefixes, rows per prefix)."""
+    from math import gcd
+
+    groups: dict[tuple[int, ...], list[int]] = {}
+    for r, p in enumerate(prompts):
+        groups.setdefault(tuple(p), []).append(r)
+    size = 0
+    for rows in groups.values():
+        size = gcd(size, len(rows))
+    run_prompt, order = [], []
+    for d, rows in enumerate(groups.values()):
+        for start in range(0, len(rows), size):
+            run_prompt.append(d)
+            order += rows[start:start + size]
+    return [list(p) for p in groups], run_prompt, order
+
+
+def generate_shared(model: Any, prompts: list[list[int]], *, pad_id: int = 0, **generate_kwargs: Any) -> Any:
+    """`model.generate` for prompt token lists where many rows repeat a prompt (GRPO's groups):
+    each distinct prompt but its last token is prefilled once, and its rows decode against that
+    one copy (`shared_prefix_attention`) from the last prompt token on. Returns the new tokens,
+    (rows, new length), in the input rows' order; positions count from each prompt's start, so
+    a row decodes as it would alone. `generate_kwargs` go to `generate` (a generation config,
+    sampling settings, ...); they must not change the batch's rows (no beams)."""
+    import torch
+
+    distinct, run_prompt, order = prompt_groups(prompts)
+    if min(len(p) for p in distinct) < 1:
+        raise ValueError("every prompt needs at least one token")
+    device = next(model.parameters()).device
+    last = torch.tensor([[prompts[r][-1]] for r in order], device=device)
+    positions = torch.tensor([[len(prompts[r]) - 1] for r in order], device=device)
+    with torch.no_grad():
+        if max(len(p) for p in distinct) > 1:
+            kv, mask = prefill_prefixes(model, [p[:-1] for p in distinct], pad_id)
+            if run_prompt != list(range(len(distinct))):  # a prompt continued by several runs
+                index = torch.tensor(run_prompt, device=device)
+                kv = [(k.index_select(0, index), v.index_select(0, index)) for k, v in kv]
+                mask = mask.index_select(0, index)
+        else:
+            kv, mask = None, None
+        with shared_prefix_attention_on(model, kv, mask):
+            out = model.generate(input_ids=last, attention_mask=torch.ones_like(last),
+                                 position_ids=positions, **generate_kwargs)
+    new = out[:, 1:]
+    back = torch.empty(len(order), dtype=torch.long, device=new.device)
+    back[torch.tensor(order, device=new.device)] = torch.arange(len(order), device=new.device)
+    return new.index_select(0, back)
 
 
 class VLLMGenerator:

@@ -1,10 +1,13 @@
 """GRPO: TRL's GRPOTrainer from the cold-start model on training turns.
 
+With `shared_prefix` (the default) the trainer is `SharedPrefixGRPOTrainer`, which computes
+each group's prompt once in rollouts and log-prob passes (train.prefix_grpo).
+
 Prompt = the context (a plain string through the chat template); completion = one assistant
 action. One reward function per component of the composite reward, combined by
 `reward_weights`, so TRL logs each component (rewards/<component>/mean) beside the total.
-thinkact logs one metric of its own beside them, `reasoning_length`: the mean words of
-reasoning in the step's completions.
+thinkact logs a metric of its own beside them, `reasoning_length`: the mean words of
+reasoning in the step's completions (and, with `shared_prefix`, `skipped_groups`).
 """
 
 from __future__ import annotations
@@ -72,7 +75,10 @@ def grpo_args(settings: GRPOSettings, output_dir: str, weights: list[float]) -> 
 
 
 def build_grpo_trainer(cfg: StageConfig, output_dir: str) -> Any:
-    from trl import GRPOTrainer
+    if cfg.train.shared_prefix:
+        from thinkact.train.prefix_grpo import SharedPrefixGRPOTrainer as GRPOTrainer
+    else:
+        from trl import GRPOTrainer
 
     s = cfg.train
     samples = read_turns(cfg.data)
