@@ -81,7 +81,10 @@ def test_report_from_synthetic_run(tmp_path):
     for x in table["rows"]:
         assert x["turn_accuracy"] == want[(x["stage"], x["split"])]["turn_accuracy"]
     md = (out / "table.md").read_text().splitlines()
-    assert md[0].startswith("| split | stage | turn acc.") and len(md) == 2 + 8
+    assert md[0].startswith("| split | stage | turn acc.") and md[0].endswith("| turns | conv. | seeds |")
+    assert all(line.startswith("|") for line in md[:10]) and md[10] == ""
+    assert re.search(r"^\| test \| sft \| \d\.\d{3} \[\d\.\d\d, \d\.\d\d\] \|.* \| 24 \| 24 \| 1 \|$", md[3])
+    assert md[11].startswith("Brackets: 95% bootstrap interval over conversations (2000 resamples")
 
     pngs = sorted(p.name for p in out.glob("*.png"))
     assert pngs == ["grpo_rewards.png", "reasoning_length.png", "stage_comparison.png", "training_loss.png"]
@@ -93,7 +96,12 @@ def test_report_from_synthetic_run(tmp_path):
     assert not re.search(r"""(src|href)=["'](?!data:)""", page)  # nothing external
     assert "<script" not in page and "<link" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page  # model text is escaped
-    assert "GRPO vs SFT turn accuracy on test: +1.5% relative" in page
+    # results.json was written without intervals: they are computed from the eval folders
+    assert all(x["ci"]["turn_accuracy"][0] <= x["turn_accuracy"] <= x["ci"]["turn_accuracy"][1] for x in table["rows"])
+    acc = {(x["stage"], x["split"]): x["turn_accuracy"] for x in table["rows"]}
+    gain = acc[("grpo", "test")] / acc[("sft", "test")] - 1
+    assert f"GRPO vs base SFT, turn accuracy on test: {gain:+.1%} relative, 95% CI [" in page
+    assert "(paired bootstrap over 24 conversations, 24 turns, 1 seed)" in page
     assert "0.550 at the start, 0.810 at the end (60 steps)" in page
     samples = re.findall(r'<details class="sample">', page)
     assert len(samples) == 30
