@@ -156,3 +156,22 @@ def test_report_of_a_multi_seed_folder_shows_means_intervals_and_seeds(tmp_path,
     page = (out / "report.html").read_text()
     assert "seed-0, one of the 3 seed runs" in page and page.count("data:image/png;base64,") == 4
     assert len(re.findall(r'<details class="sample">', page)) == 30
+
+
+def test_scores_written_before_per_turn_records_are_rescored(tmp_path):
+    """A run folder whose scores.json samples hold only reward, components, turn_correct and
+    problems: the intervals come from rescoring gold.jsonl and predictions.jsonl, the same as
+    from full records."""
+    from thinkact.evaluate.results import run_results
+
+    make_run_dir(tmp_path)
+    for folder in tmp_path.glob("eval/*/*"):
+        write_jsonl(folder / "gold.jsonl", [json.loads(line) for line in
+                                            (tmp_path / "data" / f"turns_{folder.name}.jsonl").read_text().splitlines()])
+    full = run_results(tmp_path)
+    for path in tmp_path.glob("eval/*/*/scores.json"):
+        scores = json.loads(path.read_text())
+        scores["samples"] = {k: {f: v[f] for f in ("reward", "components", "turn_correct", "problems")}
+                             for k, v in scores["samples"].items()}
+        path.write_text(json.dumps(scores))
+    assert run_results(tmp_path) == full
