@@ -310,7 +310,8 @@ def test_rows_leave_the_batch_once_ended(tiny, monkeypatch):
     gen.stops = gen.stops + [stop]
     sizes = []
     real_keep = generation._keep_rows
-    monkeypatch.setattr(generation, "_keep_rows", lambda cache, keep: sizes.append(int(keep.sum())) or real_keep(cache, keep))
+    monkeypatch.setattr(generation, "_keep_rows",
+                        lambda cache, keep: sizes.append(int(keep.sum())) or real_keep(cache, keep))
     out = gen.generate(samples)
     assert out == plain_generate(model, tok, samples, 16, gen.stops)
     assert sizes and sizes == sorted(sizes, reverse=True) and sizes[-1] < 9

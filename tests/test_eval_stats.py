@@ -21,7 +21,8 @@ def make_scores(n_conv: int, p_right: float = 0.7, seed: int = 0, prefix: str = 
         for t in range(rng.randint(2, 8)):
             right = rng.random() < p_right
             call = rng.random() < 0.35
-            s = SampleScore(id=f"{prefix}{c}#{t}", conversation_id=f"{prefix}{c}", kind="tool_call" if call else "reply",
+            s = SampleScore(id=f"{prefix}{c}#{t}", conversation_id=f"{prefix}{c}",
+                            kind="tool_call" if call else "reply",
                             reward=rng.random(), components={}, problems=[], missing=False,
                             decision_correct=right or rng.random() < 0.5, format_valid=rng.random() < 0.9,
                             reasoning_words=rng.randint(0, 20), turn_correct=right)
@@ -136,7 +137,8 @@ def test_metric_without_turns_has_no_value():
 
 def test_fast_enough_for_full_splits():
     """Four stages x three seeds of a 300-conversation split, 2,000 resamples: well under a second a row."""
-    ev = {(st, "test"): [records(make_scores(300, seed=i)) for i in range(3)] for st in ("vanilla", "sft", "coldstart", "grpo")}
+    ev = {(st, "test"): [records(make_scores(300, seed=i)) for i in range(3)]
+          for st in ("vanilla", "sft", "coldstart", "grpo")}
     start = time.perf_counter()
     agg = stats.aggregate(ev, resamples=2000)
     assert time.perf_counter() - start < 4 * 0.5

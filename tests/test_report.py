@@ -148,7 +148,8 @@ def test_report_of_a_multi_seed_folder_shows_means_intervals_and_seeds(tmp_path,
         per_seed = r["per_seed"]["turn_accuracy"]
         assert x["turn_accuracy"] == pytest.approx(sum(per_seed) / len(per_seed))
         assert x["ci"]["turn_accuracy"][0] <= x["turn_accuracy"] <= x["ci"]["turn_accuracy"][1]
-        assert x["n_seeds"] == (1 if x["stage"] == "vanilla" else 3) and x["n_conversations"] == (30 if x["split"] == "test" else 15)
+        assert x["n_seeds"] == (1 if x["stage"] == "vanilla" else 3)
+        assert x["n_conversations"] == (30 if x["split"] == "test" else 15)
     md = (out / "table.md").read_text()
     assert re.search(r"^\| test \| grpo \| \d\.\d{3} \[\d\.\d\d, \d\.\d\d\] \|.* \| 30 \| 30 \| 3 \|$", md, re.M)
     assert "with several seeds, the interval of the mean over the seeds" in md
@@ -166,8 +167,8 @@ def test_scores_written_before_per_turn_records_are_rescored(tmp_path):
 
     make_run_dir(tmp_path)
     for folder in tmp_path.glob("eval/*/*"):
-        write_jsonl(folder / "gold.jsonl", [json.loads(line) for line in
-                                            (tmp_path / "data" / f"turns_{folder.name}.jsonl").read_text().splitlines()])
+        gold = (tmp_path / "data" / f"turns_{folder.name}.jsonl").read_text().splitlines()
+        write_jsonl(folder / "gold.jsonl", [json.loads(line) for line in gold])
     full = run_results(tmp_path)
     for path in tmp_path.glob("eval/*/*/scores.json"):
         scores = json.loads(path.read_text())

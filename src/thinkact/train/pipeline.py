@@ -4,7 +4,8 @@
     RUN_DIR/data/                              conversations per split, turn samples, cold-start set
     RUN_DIR/stages/{sft,coldstart,grpo}/       see thinkact.train.stage
     RUN_DIR/eval/<stage>/<split>/              predictions.jsonl, scores.json (stage: vanilla too)
-    RUN_DIR/results.json, results.md           the table: stage x split, core metrics
+    RUN_DIR/results.json, results.md           the table: stage x split, core metrics, each with a 95%
+                                               bootstrap interval over conversations (evaluate.results)
     RUN_DIR/timings.json                       wall seconds of each step
 
 Resumable: every step's output is a file or folder that appears complete or not at all (written
@@ -251,8 +252,9 @@ def print_summary(console: Console, out: Path, results: dict[str, Any]) -> None:
         for stage in EVAL_STAGES:
             if (stage, split) in by:
                 row = by[(stage, split)]
-                table.add_row(split, stage, *[fmt_interval(row["metrics"].get(key), (row.get("intervals") or {}).get(key),
-                                                           digits) for key, _, digits in columns])
+                intervals = row.get("intervals") or {}
+                table.add_row(split, stage, *[fmt_interval(row["metrics"].get(key), intervals.get(key), digits)
+                                              for key, _, digits in columns])
         if split != splits[-1]:
             table.add_section()
     console.print(table)
