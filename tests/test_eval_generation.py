@@ -232,3 +232,86 @@ def test_samples_without_a_shared_prefix_are_still_batched(tiny):
     out = gen.generate(samples)
     assert sizes == [4, 2]
     assert out == HFGenerator(model, tok, batch_size=1, max_new_tokens=6).generate(samples)
+
+
+def conversation_turns(n_conv: int = 3, turns: int = 4) -> list[TurnSample]:
+    """Turns of a few conversations: each turn's context extends the one before, so each prompt
+    starts the next one."""
+    out = []
+    for c in range(n_conv):
+        ctx: list[Message] = []
+        for t in range(turns):
+            ctx = ctx + [Message(role="user", content=f"please check my order W{100 * c + t} " * (1 + c))]
+            out.append(TurnSample(id=f"c{c}#{t}", conversation_id=f"c{c}", turn_index=t, system="Be helpful.",
+                                  tools=TOOLS, context=ctx, target=Target(kind="reply", content="ok")))
+            ctx = ctx + [Message(role="assistant", content=f"Order W{100 * c + t} has shipped.")]
+    return out
+
+
+def plain_generate(model, tok, samples, max_new_tokens, stops):
+    """transformers' own generate, one prompt at a time."""
+    import torch
+
+    outs = []
+    for s in samples:
+        ids = torch.tensor([tok(build_prompt(tok, s), add_special_tokens=False)["input_ids"]])
+        out = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), do_sample=False,
+                             max_new_tokens=max_new_tokens, eos_token_id=stops, pad_token_id=tok.pad_token_id)
+        outs.append(decode_completion(tok, out[0, ids.shape[1]:].tolist(), stops))
+    return outs
+
+
+@pytest.mark.slow
+def test_turns_of_a_conversation_reuse_the_prompts_before_them(tiny, monkeypatch):
+    """A turn's prompt starts the next turn's: the shorter ones are read from the longer one's
+    keys and values instead of being prefilled again, with the outputs of plain generate."""
+    from thinkact.evaluate import generation
+
+    model, tok = tiny
+    samples = conversation_turns()
+    stores = []
+    real = generation.PromptKV
+    monkeypatch.setattr(generation, "PromptKV", lambda budget: stores.append(real(budget)) or stores[-1])
+    gen = HFGenerator(model, tok, batch_size=4, max_new_tokens=12)
+    calls = []
+    prefill = gen._prefill
+    gen._prefill = lambda ids, kv: calls.append(len(ids)) or prefill(ids, kv)
+    out = gen.generate(samples)
+    assert out == plain_generate(model, tok, samples, 12, gen.stops)
+    (store,) = stores
+    assert store.hits == 9 and store.misses == 3  # one prefill per conversation, its longest turn
+    assert len(calls) == 1 + 3  # the shared prefix, then one per conversation
+    off = HFGenerator(model, tok, batch_size=4, max_new_tokens=12, reuse_bytes=0)
+    assert off.generate(samples) == out
+    # a budget smaller than any prompt keeps nothing and changes nothing
+    assert HFGenerator(model, tok, batch_size=4, max_new_tokens=12, reuse_bytes=16).generate(samples) == out
+
+
+def test_rows_leave_the_batch_once_ended(tiny, monkeypatch):
+    """Rows that end at different steps: the batch shrinks as they end and stops when all have,
+    and every output is plain generate's with the same stop tokens."""
+    import torch
+
+    from thinkact.evaluate import generation
+
+    model, tok = tiny
+    samples = [s for i, s in enumerate(make_samples(12)) if i % 4]  # one group: one batch of 9
+    free = []
+    for s in samples:
+        ids = torch.tensor([tok(build_prompt(tok, s), add_special_tokens=False)["input_ids"]])
+        out = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), do_sample=False,
+                             max_new_tokens=16, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
+        free.append(out[0, ids.shape[1]:].tolist())
+    # the token whose first appearance ends rows at the most different steps
+    first = {t: [ids.index(t) if t in ids else 16 for ids in free] for ids_ in free for t in ids_}
+    stop = max(sorted(first), key=lambda t: len(set(first[t])))
+    assert len(set(first[stop])) >= 3
+    gen = HFGenerator(model, tok, batch_size=9, max_new_tokens=16)
+    gen.stops = gen.stops + [stop]
+    sizes = []
+    real_keep = generation._keep_rows
+    monkeypatch.setattr(generation, "_keep_rows",
+                        lambda cache, keep: sizes.append(int(keep.sum())) or real_keep(cache, keep))
+    out = gen.generate(samples)
+    assert out == plain_generate(model, tok, samples, 16, gen.stops)
+    assert sizes and sizes == sorted(sizes, reverse=True) and sizes[-1] < 9

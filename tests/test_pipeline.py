@@ -3,6 +3,7 @@ it finishes without redoing finished work; a changed config is refused; presets 
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -89,3 +90,42 @@ def test_paper_preset_dry_run(tmp_path):
     assert "beta: 0.001" in saved and "epsilon_high: 0.28" in saved and "loss_type: dapo" in saved
     assert not list(out.glob("stages/*/checkpoint-*"))
     assert list(out.glob("stages/grpo/runs/*/events.out.tfevents.*"))  # the preset reports to tensorboard
+
+
+def test_seeds_run_one_folder_each_sharing_data_and_vanilla(tmp_path, tiny_model_dir):
+    """Two seeds of the tiny pipeline: seed-<k>/ run folders whose stages are seeded k, the data
+    and the vanilla evaluation made once, results over both seeds with intervals."""
+    cfg = load_pipeline_config(preset="tiny")
+    cfg = cfg.model_copy(update={"seeds": [0, 1], "model": cfg.model.model_copy(update={"name": str(tiny_model_dir)}),
+                                 "sft": cfg.sft.model_copy(update={"max_steps": 2}),
+                                 "eval": cfg.eval.model_copy(update={"splits": ["test"]})})
+    out = tmp_path / "run"
+    results = run_pipeline(cfg, out)
+    one, two = out / "seed-0", out / "seed-1"
+    for run in (one, two):
+        assert (run / "results.json").is_file() and (run / "stages" / "grpo" / "model" / "config.yaml").is_file()
+    assert "seed: 1" in (two / "stages" / "grpo" / "model" / "config.yaml").read_text()
+    assert (two / "data" / "turns_test.jsonl").read_bytes() == (one / "data" / "turns_test.jsonl").read_bytes()
+    assert (two / "eval" / "vanilla" / "test" / "scores.json").read_bytes() == \
+        (one / "eval" / "vanilla" / "test" / "scores.json").read_bytes()
+    times = json.loads((two / "timings.json").read_text())
+    assert "data" not in times and not any(k.startswith("eval/vanilla") for k in times) and "train/sft" in times
+
+    saved = json.loads((out / "results.json").read_text())
+    assert saved == json.loads(json.dumps(results)) and saved["seeds"] == [0, 1]
+    rows = {(r["stage"], r["split"]): r for r in saved["rows"]}
+    assert len(rows) == 4 and rows[("vanilla", "test")]["n"]["seeds"] == 1 and rows[("grpo", "test")]["n"]["seeds"] == 2
+    grpo = rows[("grpo", "test")]
+    assert len(grpo["per_seed"]["turn_accuracy"]) == 2 and grpo["n"]["turns"] == grpo["metrics"]["n_samples"]
+    lo, hi = grpo["intervals"]["mean_reward"]
+    assert lo <= grpo["metrics"]["mean_reward"] <= hi
+    assert grpo["metrics"]["mean_reward"] == pytest.approx(sum(grpo["per_seed"]["mean_reward"]) / 2)
+    assert {(c["a"], c["split"], c["n"]["seeds"]) for c in saved["comparisons"]} == {
+        ("grpo", "test", 2), ("coldstart", "test", 2)}
+    assert len(saved["seed_rows"]) == 8 and set(saved["grpo_per_seed"]) == {"0", "1"}
+    assert "seed-1/train/grpo" in saved["timings"]
+    assert re.search(r"^\| test \| grpo \| \d\.\d{3} \[\d\.\d\d, \d\.\d\d\] \|.*\| 2 \|$",
+                     (out / "results.md").read_text(), re.M)
+
+    with pytest.raises(DataError, match="another config"):
+        run_pipeline(cfg.model_copy(update={"seeds": [0, 2]}), out)

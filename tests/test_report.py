@@ -5,6 +5,7 @@ import math
 import random
 import re
 
+import pytest
 from conftest import make_samples
 from typer.testing import CliRunner
 
@@ -30,8 +31,8 @@ def stage_output(stage: str, sample, rng: random.Random) -> str:
     return render(t.model_copy(update={"reasoning": reasoning}), think=stage != "sft")
 
 
-def make_run_dir(root, n=24, grpo=True):
-    rng = random.Random(0)
+def make_run_dir(root, n=24, grpo=True, seed=0):
+    rng = random.Random(seed)
     splits = {"test": make_samples(n), "ood": [s.model_copy(update={"id": "ood-" + s.id,
                                                                   "conversation_id": "ood-" + s.conversation_id})
                                              for s in make_samples(n // 2)]}
@@ -81,7 +82,10 @@ def test_report_from_synthetic_run(tmp_path):
     for x in table["rows"]:
         assert x["turn_accuracy"] == want[(x["stage"], x["split"])]["turn_accuracy"]
     md = (out / "table.md").read_text().splitlines()
-    assert md[0].startswith("| split | stage | turn acc.") and len(md) == 2 + 8
+    assert md[0].startswith("| split | stage | turn acc.") and md[0].endswith("| turns | conv. | seeds |")
+    assert all(line.startswith("|") for line in md[:10]) and md[10] == ""
+    assert re.search(r"^\| test \| sft \| \d\.\d{3} \[\d\.\d\d, \d\.\d\d\] \|.* \| 24 \| 24 \| 1 \|$", md[3])
+    assert md[11].startswith("Brackets: 95% bootstrap interval over conversations (2000 resamples")
 
     pngs = sorted(p.name for p in out.glob("*.png"))
     assert pngs == ["grpo_rewards.png", "reasoning_length.png", "stage_comparison.png", "training_loss.png"]
@@ -93,7 +97,12 @@ def test_report_from_synthetic_run(tmp_path):
     assert not re.search(r"""(src|href)=["'](?!data:)""", page)  # nothing external
     assert "<script" not in page and "<link" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page  # model text is escaped
-    assert "GRPO vs SFT turn accuracy on test: +1.5% relative" in page
+    # results.json was written without intervals: they are computed from the eval folders
+    assert all(x["ci"]["turn_accuracy"][0] <= x["turn_accuracy"] <= x["ci"]["turn_accuracy"][1] for x in table["rows"])
+    acc = {(x["stage"], x["split"]): x["turn_accuracy"] for x in table["rows"]}
+    gain = acc[("grpo", "test")] / acc[("sft", "test")] - 1
+    assert f"GRPO vs base SFT, turn accuracy on test: {gain:+.1%} relative, 95% CI [" in page
+    assert "(paired bootstrap over 24 conversations, 24 turns, 1 seed)" in page
     assert "0.550 at the start, 0.810 at the end (60 steps)" in page
     samples = re.findall(r'<details class="sample">', page)
     assert len(samples) == 30
@@ -114,3 +123,56 @@ def test_report_is_seeded_and_skips_missing_parts(tmp_path):
 def test_report_without_results_is_a_clear_error(tmp_path):
     r = CliRunner().invoke(app, ["report", str(tmp_path)])
     assert r.exit_code == 1 and "nothing to report" in r.output
+
+
+def test_report_of_a_multi_seed_folder_shows_means_intervals_and_seeds(tmp_path, monkeypatch):
+    """RUN_DIR/seed-<k>/ run folders (here without RUN_DIR/results.json, as while the run is
+    going): the table has each metric's mean over the seeds with its interval, the plot error
+    bars, and training curves and samples come from the first seed's folder."""
+    import matplotlib.axes
+
+    from thinkact.evaluate.results import seed_results
+
+    for k in (0, 1, 2):
+        make_run_dir(tmp_path / f"seed-{k}", n=30, seed=k)
+    bars = []
+    real = matplotlib.axes.Axes.errorbar
+    monkeypatch.setattr(matplotlib.axes.Axes, "errorbar", lambda self, *a, **kw: bars.append(a) or real(self, *a, **kw))
+    out = build_report(tmp_path)
+    assert bars  # error bars drawn
+    table = json.loads((out / "table.json").read_text())
+    want = {(r["stage"], r["split"]): r for r in seed_results(tmp_path)["rows"]}
+    assert len(table["rows"]) == len(want) == 8
+    for x in table["rows"]:
+        r = want[(x["stage"], x["split"])]
+        per_seed = r["per_seed"]["turn_accuracy"]
+        assert x["turn_accuracy"] == pytest.approx(sum(per_seed) / len(per_seed))
+        assert x["ci"]["turn_accuracy"][0] <= x["turn_accuracy"] <= x["ci"]["turn_accuracy"][1]
+        assert x["n_seeds"] == (1 if x["stage"] == "vanilla" else 3)
+        assert x["n_conversations"] == (30 if x["split"] == "test" else 15)
+    md = (out / "table.md").read_text()
+    assert re.search(r"^\| test \| grpo \| \d\.\d{3} \[\d\.\d\d, \d\.\d\d\] \|.* \| 30 \| 30 \| 3 \|$", md, re.M)
+    assert "with several seeds, the interval of the mean over the seeds" in md
+    assert "(paired bootstrap over 30 conversations, 30 turns, 3 seeds)" in md
+    page = (out / "report.html").read_text()
+    assert "seed-0, one of the 3 seed runs" in page and page.count("data:image/png;base64,") == 4
+    assert len(re.findall(r'<details class="sample">', page)) == 30
+
+
+def test_scores_written_before_per_turn_records_are_rescored(tmp_path):
+    """A run folder whose scores.json samples hold only reward, components, turn_correct and
+    problems: the intervals come from rescoring gold.jsonl and predictions.jsonl, the same as
+    from full records."""
+    from thinkact.evaluate.results import run_results
+
+    make_run_dir(tmp_path)
+    for folder in tmp_path.glob("eval/*/*"):
+        gold = (tmp_path / "data" / f"turns_{folder.name}.jsonl").read_text().splitlines()
+        write_jsonl(folder / "gold.jsonl", [json.loads(line) for line in gold])
+    full = run_results(tmp_path)
+    for path in tmp_path.glob("eval/*/*/scores.json"):
+        scores = json.loads(path.read_text())
+        scores["samples"] = {k: {f: v[f] for f in ("reward", "components", "turn_correct", "problems")}
+                             for k, v in scores["samples"].items()}
+        path.write_text(json.dumps(scores))
+    assert run_results(tmp_path) == full

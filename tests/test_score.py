@@ -53,7 +53,9 @@ def test_score_cli_end_to_end_with_a_missing_prediction(files):
     assert m["by_domain"]["retail"]["n_samples"] == 3
     assert set(scores["samples"]) == {"c1#0", "c1#1", "c2#0"}
     for entry in scores["samples"].values():
-        assert set(entry) == {"reward", "components", "turn_correct", "problems"}
+        assert set(entry) == {"reward", "components", "turn_correct", "problems", "conversation_id", "kind",
+                              "decision_correct", "format_valid", "reasoning_words", "names_correct",
+                              "exact_call", "argument_counts", "reply_similarity"}
         assert set(entry["components"]) == COMPONENT_KEYS
     assert scores["samples"]["c1#0"]["reward"] == pytest.approx(1.0)
     assert scores["samples"]["c1#0"]["components"]["answer"] is None  # not applicable on a call turn

@@ -111,3 +111,39 @@ def test_missing_reporting_package_is_named_before_training(monkeypatch):
     with pytest.raises(DataError, match="pip install wandb") as err:
         trainer_kwargs(GRPOSettings(report_to=["wandb"]), "out")
     assert err.value.field == "train.report_to"
+
+
+def test_results_preset_follows_the_quickstart_with_its_own_sizes_eval_and_seeds():
+    quick, results = load_pipeline_config(preset="quickstart"), load_pipeline_config(preset="results")
+    assert results.preset == "results" and results.seeds == [0, 1, 2]
+    for part in ("model", "sft", "coldstart", "grpo"):
+        assert getattr(results, part) == getattr(quick, part), part
+    assert results.data.seed == 0 and results.data.sizes == {**quick.data.sizes, "test": 300, "ood": 300}
+    assert results.data.sizes["train"] == quick.data.sizes["train"]
+    assert results.eval.max_samples is None and results.eval.splits == ["test", "ood"]
+    assert (results.eval.batch_size, results.eval.max_new_tokens) == (quick.eval.batch_size, quick.eval.max_new_tokens)
+    one = results.for_seed(2)
+    assert one.seeds is None and one.sft.seed == one.coldstart.seed == one.grpo.seed == 2
+    assert one.sft.model_copy(update={"seed": 0}) == quick.sft and one.data == results.data
+
+
+def test_base_config_is_merged_key_by_key_and_follows_its_base(tmp_path):
+    write(tmp_path, "sft:\n  learning_rate: 0.5\n  epochs: 2\ndata:\n  sizes: {train: 10, test: 4}\n", "base.yaml")
+    child = write(tmp_path, "base: base.yaml\nsft:\n  epochs: 3\ndata:\n  sizes: {test: 8}\nseeds: [1, 2]\n")
+    cfg = load_pipeline_config(child)
+    assert (cfg.sft.learning_rate, cfg.sft.epochs) == (0.5, 3)
+    assert cfg.data.sizes == {"train": 10, "test": 8} and cfg.seeds == [1, 2]
+    write(tmp_path, "sft:\n  learning_rate: 0.25\n  epochs: 2\n", "base.yaml")  # the base changes
+    assert load_pipeline_config(child).sft.learning_rate == 0.25
+    # a preset by name as base, and a bad key is reported in the file that wrote it
+    named = write(tmp_path, "base: quickstart\ngrpo:\n  num_generation: 4\n", "named.yaml")
+    with pytest.raises(DataError, match=r"named\.yaml, line 3, field 'grpo.num_generation'"):
+        load_pipeline_config(named)
+    write(tmp_path, "base: cfg.yaml\n", "loop.yaml")
+    write(tmp_path, "base: loop.yaml\n")
+    with pytest.raises(DataError, match="loop"):
+        load_pipeline_config(tmp_path / "cfg.yaml")
+    with pytest.raises(DataError, match="unknown preset 'nope'"):
+        load_pipeline_config(write(tmp_path, "base: nope\n", "nope.yaml"))
+    with pytest.raises(DataError, match="distinct"):
+        load_pipeline_config(write(tmp_path, "seeds: [1, 1]\n", "seeds.yaml"))

@@ -343,7 +343,7 @@ def train_grpo(config: Path = _CONFIG, overwrite: bool = _OVERWRITE, check: bool
 @app.command()
 def pipeline(
     out: Path = typer.Option(..., "--out", "-o", help="Run folder (created; an existing run is resumed)."),
-    preset: str = typer.Option(None, "--preset", "-p", help="quickstart (default), smollm2, paper, tiny."),
+    preset: str = typer.Option(None, "--preset", "-p", help="quickstart (default), results, smollm2, paper, tiny."),
     config: Path = typer.Option(None, "--config", "-c", help="A pipeline config (YAML) instead of a preset."),
     model: str = typer.Option(None, "--model", "-m", help="Base model instead of the preset's: an HF folder or hub id."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Delete the run folder and start over."),

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from thinkact.metrics import aggregate, turn_scores
+from thinkact.metrics import SampleScore, aggregate, turn_scores
 from thinkact.rewards import AnswerMethod, RewardWeights, Think
 from thinkact.schema import DataError, TurnSample, iter_jsonl_dicts, iter_jsonl_records
 
@@ -54,6 +54,19 @@ def read_predictions(path: str | Path, known_ids: set[str] | None = None) -> dic
     return outputs
 
 
+def sample_record(s: SampleScore) -> dict[str, Any]:
+    """What scores.json keeps of one scored turn: its rewards and problems, and every per-turn
+    value the metrics are built from, so they can be recomputed over any subset or resample
+    of conversations (thinkact.evaluate.stats)."""
+    return {"reward": s.reward, "components": s.components, "turn_correct": s.turn_correct,
+            "problems": s.problems, "conversation_id": s.conversation_id, "kind": s.kind,
+            "decision_correct": s.decision_correct, "format_valid": s.format_valid,
+            "reasoning_words": s.reasoning_words, "names_correct": s.names_correct,
+            "exact_call": s.exact_call,
+            "argument_counts": list(s.argument_counts) if s.argument_counts is not None else None,
+            "reply_similarity": s.reply_similarity}
+
+
 def score_files(gold_path: str | Path, pred_path: str | Path, *, out: str | Path | None = None,
                 weights: RewardWeights | None = None, think: Think = "optional",
                 answer_method: AnswerMethod = "f1", budget: int = 64, reply_threshold: float = 0.5,
@@ -61,7 +74,7 @@ def score_files(gold_path: str | Path, pred_path: str | Path, *, out: str | Path
     """Score a prediction file against gold turn samples (no model needed).
 
     Returns (and writes to `out` as JSON when given) `{"metrics": aggregate(...), "samples":
-    {id: {"reward", "components", "turn_correct", "problems"}}, "settings": {...}}`.
+    {id: sample_record(...)}, "settings": {...}}`.
     """
     weights = weights or RewardWeights()
     with gc_paused():  # the samples and scores are freed (by reference counting) inside
@@ -84,8 +97,7 @@ def _score(gold_path: str | Path, pred_path: str | Path, *, weights: RewardWeigh
                          budget=budget, reply_threshold=reply_threshold, progress=progress)
     return {
         "metrics": aggregate(scores),
-        "samples": {s.id: {"reward": s.reward, "components": s.components, "turn_correct": s.turn_correct,
-                           "problems": s.problems} for s in scores},
+        "samples": {s.id: sample_record(s) for s in scores},
         "settings": {"think": think, "answer_method": answer_method, "budget": budget,
                      "reply_threshold": reply_threshold, "weights": weights.model_dump()},
     }

@@ -126,17 +126,24 @@ class HFGenerator:
     - Prefilling a padded batch costs more than prefilling its prompts one by one (padding, an
       explicit mask), while decoding is where batching pays. So each prompt's own part, but its
       last token, is run alone after the prefix; the results are laid side by side, left-padded
-      and masked, in a preallocated (static) cache, and `generate` decodes the batch from there.
+      and masked, in a preallocated (static) cache, and the batch is decoded from there.
     - Prompts are sorted by length so batches pad little; outputs come back in input order.
+    - A conversation's turns are prompts that extend one another (turn k's prompt starts turn
+      k+1's), so a prompt's own part is often the start of one already prefilled (the longest
+      come first): its keys and values are then read from that one (`PromptKV`) instead of being
+      computed again, within a memory budget (`reuse_bytes`, 0 turns it off).
+    - Decoding (`greedy_decode`) stops when every row has ended and drops ended rows from the
+      batch as it goes.
     """
 
     def __init__(self, model: Any, tokenizer: Any, *, batch_size: int = 16,
-                 max_new_tokens: int = 256, prefix_cache: bool = True):
+                 max_new_tokens: int = 256, prefix_cache: bool = True, reuse_bytes: int = 2 ** 30):
         if batch_size < 1 or max_new_tokens < 1:
             raise ValueError("batch_size and max_new_tokens must be at least 1")
         self.model, self.tokenizer = model, tokenizer
         self.batch_size, self.max_new_tokens = batch_size, max_new_tokens
         self.prefix_cache = prefix_cache
+        self.reuse_bytes = reuse_bytes
         self.stops = stop_token_ids(tokenizer, model)
         pad = tokenizer.pad_token_id
         self.pad_id = pad if pad is not None else self.stops[0]
@@ -165,11 +172,12 @@ class HFGenerator:
             work.append((alone, []))
         for group, prefix in work:
             prefix_kv = self._prefill(prefix, None) if prefix else None
+            store = PromptKV(self.reuse_bytes) if self.reuse_bytes else None
             # Longest first: batches hold similar lengths, and running out of memory shows at once.
             order = sorted(group, key=lambda i: -len(encoded[i]))
             for start in range(0, len(order), self.batch_size):
                 idx = order[start:start + self.batch_size]
-                for i, text in zip(idx, self._decode_batch([encoded[i] for i in idx], prefix, prefix_kv)):
+                for i, text in zip(idx, self._decode_batch([encoded[i] for i in idx], prefix, prefix_kv, store)):
                     outputs[i] = text
                 if advance:
                     advance(len(idx))
@@ -185,12 +193,24 @@ class HFGenerator:
         past = DynamicCache(ddp_cache_data=prefix_kv, config=self.model.config) if prefix_kv else None
         device = next(self.model.parameters()).device
         with torch.inference_mode():
+            # Only the cache is wanted: logits for the last position alone, not for every one.
             out = self.model(input_ids=torch.tensor([ids], device=device), **{CACHE_KWARG: past},
                              position_ids=torch.arange(start, start + len(ids), device=device)[None],
-                             use_cache=True)
+                             use_cache=True, **_last_logits_only(self.model))
         return [(k[:, :, start:], v[:, :, start:]) for k, v in cache_layers(output_cache(out))]
 
-    def _decode_batch(self, rows: list[list[int]], prefix: list[int], prefix_kv: Any) -> list[str]:
+    def _own_kv(self, ids: list[int], prefix_kv: Any, store: "PromptKV | None") -> list[tuple[Any, Any]]:
+        """`_prefill(ids, prefix_kv)`, read from `store` when a prompt prefilled before starts
+        with `ids`, else computed (and kept in `store` for the prompts it starts)."""
+        kv = store.covering(ids) if store is not None else None
+        if kv is None:
+            kv = self._prefill(ids, prefix_kv)
+            if store is not None:
+                store.add(ids, kv)
+        return kv
+
+    def _decode_batch(self, rows: list[list[int]], prefix: list[int], prefix_kv: Any,
+                      store: "PromptKV | None" = None) -> list[str]:
         import torch
         from transformers import StaticCache
 
@@ -208,7 +228,7 @@ class HFGenerator:
         # Each row's own part but its last token, prefilled alone after the shared prefix, then
         # laid side by side in a static cache (a dynamic cache concatenates its whole length on
         # every step, which costs more than the step itself when prompts are long).
-        own = [self._prefill(row[p:-1], prefix_kv) if len(row) - p > 1 else None for row in rows]
+        own = [self._own_kv(row[p:-1], prefix_kv, store) if len(row) - p > 1 else None for row in rows]
         some = next((kv for kv in own if kv is not None), None)
         past = None
         if some is not None:
@@ -222,21 +242,139 @@ class HFGenerator:
                         k[r, :, width - 1 - n:] = kv[layer][0][0]
                         v[r, :, width - 1 - n:] = kv[layer][1][0]
                 past.update(k, v, layer)
-        # generate() runs the last prompt column, then decodes; the shared prefix is attended to
-        # from one copy for the whole batch (see shared_prefix_attention).
+        if past is None:  # every row's own part is its last token alone
+            past = StaticCache(config=self.model.config, max_cache_len=width - 1 + self.max_new_tokens)
+        # The last prompt column, then decoding; the shared prefix is attended to from one copy
+        # for the whole batch (see shared_prefix_attention).
         with shared_prefix_attention_on(self.model, prefix_kv), torch.inference_mode():
-            out = self.model.generate(
-                input_ids=ids.to(device), attention_mask=mask.to(device),
-                position_ids=positions.to(device), **{CACHE_KWARG: past}, do_sample=False,
-                max_new_tokens=self.max_new_tokens, eos_token_id=self.stops, pad_token_id=self.pad_id,
-                use_cache=True, temperature=None, top_p=None, top_k=None)
+            generated = greedy_decode(self.model, ids.to(device), mask.to(device), positions.to(device), past,
+                                      max_new_tokens=self.max_new_tokens, stops=self.stops, pad_id=self.pad_id)
         texts = []
-        for r in range(len(rows)):
-            new = cut_at_stop(out[r, width:].tolist(), self.stops)
+        for new in generated:
             self.new_tokens += len(new)
             texts.append(self.tokenizer.decode(new, skip_special_tokens=False,
                                                clean_up_tokenization_spaces=False))
         return texts
+
+
+# --------------------------------------------------------------------------- prompt reuse
+
+class PromptKV:
+    """Keys and values (per layer, (1, kv heads, length, head dim)) of prompt parts already
+    prefilled after one shared prefix, kept within `budget` bytes (least recently used go
+    first). `covering(ids)` is the first len(ids) positions of a kept part that starts with
+    `ids`: causal attention makes a position's keys and values depend on the positions before
+    it only, so they are those `ids` alone would get."""
+
+    def __init__(self, budget: int):
+        from collections import OrderedDict
+
+        self.budget, self.size = budget, 0
+        self.parts: OrderedDict[int, tuple[list[int], list[tuple[Any, Any]], int]] = OrderedDict()
+        self.hits = self.misses = 0
+
+    def covering(self, ids: list[int]) -> list[tuple[Any, Any]] | None:
+        n = len(ids)
+        for key in reversed(self.parts):
+            tokens, kv, _ = self.parts[key]
+            if len(tokens) >= n and tokens[n - 1] == ids[-1] and tokens[0] == ids[0] and tokens[:n] == ids:
+                self.parts.move_to_end(key)
+                self.hits += 1
+                return [(k[:, :, :n], v[:, :, :n]) for k, v in kv]
+        self.misses += 1
+        return None
+
+    def add(self, ids: list[int], kv: list[tuple[Any, Any]]) -> None:
+        kv = [(k.contiguous(), v.contiguous()) for k, v in kv]  # not views of a longer cache
+        size = sum(t.numel() * t.element_size() for pair in kv for t in pair)
+        if size > self.budget:
+            return
+        while self.parts and self.size + size > self.budget:
+            self.size -= self.parts.popitem(last=False)[1][2]
+        self.parts[id(kv)] = (list(ids), kv, size)
+        self.size += size
+
+
+# --------------------------------------------------------------------------- greedy decoding
+
+def _forward_params(model: Any) -> set[str]:
+    import inspect
+
+    try:
+        return set(inspect.signature(model.forward).parameters)
+    except (TypeError, ValueError):
+        return set()
+
+
+def _last_logits_only(model: Any) -> dict[str, int]:
+    """The forward keyword that computes logits for the last position only, where the model
+    has it (transformers' `logits_to_keep`)."""
+    return {"logits_to_keep": 1} if "logits_to_keep" in _forward_params(model) else {}
+
+
+def _cache_keyword(model: Any) -> str:
+    """The forward keyword for the KV cache: `cache` in recent transformers, `past_key_values`
+    before (and for wrappers whose forward takes **kwargs)."""
+    return "cache" if "cache" in _forward_params(model) else "past_key_values"
+
+
+def _keep_rows(cache: Any, keep: Any) -> bool:
+    """Drop the rows of a static cache where `keep` (a bool per row) is False, layer by layer;
+    False (and nothing changed) for a cache whose layers are not laid out that way."""
+    layers = getattr(cache, "layers", None)
+    if not layers or not all(isinstance(getattr(layer, "keys", None), type(keep)) and
+                             isinstance(getattr(layer, "values", None), type(keep)) for layer in layers):
+        return False
+    rows = keep.nonzero().squeeze(-1)
+    for layer in layers:
+        layer.keys, layer.values = layer.keys.index_select(0, rows), layer.values.index_select(0, rows)
+        if hasattr(layer, "batch_size"):
+            layer.batch_size = len(rows)
+    return True
+
+
+def greedy_decode(model: Any, ids: Any, mask: Any, positions: Any, cache: Any, *, max_new_tokens: int,
+                  stops: list[int], pad_id: int, compact: float = 0.25) -> list[list[int]]:
+    """Greedy continuations of a left-padded batch whose prompts, but their last column, are in
+    `cache` (a StaticCache): each row's tokens up to its first stop token (excluded) or
+    `max_new_tokens`. The same forward calls and argmax as `model.generate(do_sample=False)`,
+    without its per-step machinery (logits processors, stopping criteria, mask dictionaries),
+    and with two savings that do not change any row's tokens:
+
+    - the batch stops as soon as every row has ended;
+    - rows that have ended leave the batch (their cache rows are dropped) once they are a
+      `compact` share of it, so the rows still writing stop paying for them: a row's numbers do
+      not depend on which other rows share its batch (left padding is masked and positions come
+      from each row's own mask), and dropping rows in batches keeps the cost of copying the
+      cache small against the steps it saves.
+    """
+    import torch
+
+    batch = ids.shape[0]
+    cache_key = _cache_keyword(model)
+    tokens: list[list[int]] = [[] for _ in range(batch)]
+    live = list(range(batch))  # original row of each row of the current batch
+    ended = torch.zeros(batch, dtype=torch.bool, device=ids.device)
+    stop_ids = torch.tensor(stops, device=ids.device)
+    step_ids, step_pos = ids[:, -1:], positions[:, -1:]
+    for step in range(max_new_tokens):
+        logits = model(input_ids=step_ids, attention_mask=mask, position_ids=step_pos, use_cache=True,
+                       **{cache_key: cache}).logits
+        nxt = logits[:, -1].to(dtype=torch.float32).argmax(dim=-1)
+        ended = ended | torch.isin(nxt, stop_ids)
+        for r, (row, tok, done) in enumerate(zip(live, nxt.tolist(), ended.tolist())):
+            if not done and len(tokens[row]) < max_new_tokens:
+                tokens[row].append(tok)
+        if bool(ended.all()) or step == max_new_tokens - 1:
+            break
+        nxt = torch.where(ended, torch.full_like(nxt, pad_id), nxt)  # what generate feeds an ended row
+        mask = torch.cat([mask, mask.new_ones((mask.shape[0], 1))], dim=-1)
+        step_ids, step_pos = nxt[:, None], step_pos + 1
+        if compact and int(ended.sum()) >= max(1, compact * len(live)) and _keep_rows(cache, ~ended):
+            keep = (~ended).nonzero().squeeze(-1)
+            live = [live[i] for i in keep.tolist()]
+            step_ids, step_pos, mask, ended = step_ids[keep], step_pos[keep], mask[keep], ended[keep]
+    return tokens
 
 
 # --------------------------------------------------------------------------- shared-prefix attention

@@ -1,12 +1,16 @@
 """`thinkact report RUN_DIR`: what each stage bought, in a table, plots and one HTML page.
 
 Reads a pipeline run folder (results.json or eval/<stage>/<split>/scores.json, the stages'
-train_log.jsonl, eval predictions and gold turns) and writes into RUN_DIR/report/:
+train_log.jsonl, eval predictions and gold turns), or a multi-seed results folder (results.json
+over RUN_DIR/seed-<k>/ run folders; training curves and sample turns from the first seed's),
+and writes into RUN_DIR/report/:
 
-    table.md, table.json      stage-by-split table of the headline metrics
+    table.md, table.json      stage-by-split table of the headline metrics, each with its 95%
+                              bootstrap interval over conversations, and the sample sizes
     grpo_rewards.png          reward components (and the composite) over GRPO steps
     reasoning_length.png      reasoning length over training steps
-    stage_comparison.png      one bar chart per metric, stages side by side per split
+    stage_comparison.png      one bar chart per metric, stages side by side per split, with
+                              the intervals as error bars
     training_loss.png         loss over steps for each trained stage
     report.html               self-contained: table, plots (base64), a seeded sample of turns
                               with context, reference and each stage's output and rewards
@@ -48,27 +52,62 @@ def _ordered(names: set[str], preferred: tuple[str, ...]) -> list[str]:
 
 # --------------------------------------------------------------------------- reading the run
 
+def _load_results(path: Path) -> dict[str, Any]:
+    try:
+        results = json.loads(path.read_text(encoding="utf-8"))
+        rows = results["rows"]
+    except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise DataError(f"not a results file with 'rows' ({exc})", file=path) from None
+    for i, r in enumerate(rows):
+        for key in ("stage", "split", "metrics"):
+            if key not in r:
+                raise DataError("missing", file=path, field=f"rows.{i}.{key}")
+    return results
+
+
+def read_results(run_dir: Path) -> dict[str, Any]:
+    """What results.json holds (rows with intervals, comparisons, GRPO summary). Where it has
+    no intervals (written before they existed) or is not there yet (a run still going), the
+    rows are computed from the evaluations in the folder: eval/<stage>/<split>/scores.json of a
+    run folder, or those of its seed-<k>/ run folders."""
+    from thinkact.evaluate.results import evaluations, run_results, seed_results, seed_runs
+
+    path = run_dir / "results.json"
+    results = _load_results(path) if path.is_file() else None
+    if results is not None and all("intervals" in r for r in results["rows"]):
+        return results
+    try:
+        if evaluations(run_dir):
+            fresh = run_results(run_dir)
+        elif seed_runs(run_dir):
+            fresh = seed_results(run_dir)
+        else:
+            fresh = None
+    except DataError:
+        if results is None:
+            raise
+        fresh = None  # the evaluations cannot be read again: the file's rows as they are
+    if fresh is not None:
+        return {**(results or {}), **fresh}
+    if results is not None:
+        return results
+    raise DataError("no results.json and no eval/<stage>/<split>/scores.json: nothing to report", file=run_dir)
+
+
 def read_rows(run_dir: Path) -> list[dict[str, Any]]:
-    """[{"stage", "split", "metrics"}] from results.json, else from the eval folders."""
-    results = run_dir / "results.json"
-    if results.is_file():
-        try:
-            rows = json.loads(results.read_text(encoding="utf-8"))["rows"]
-        except (json.JSONDecodeError, KeyError, TypeError) as exc:
-            raise DataError(f"not a results file with 'rows' ({exc})", file=results) from None
-        for i, r in enumerate(rows):
-            for key in ("stage", "split", "metrics"):
-                if key not in r:
-                    raise DataError("missing", file=results, field=f"rows.{i}.{key}")
-        return rows
-    rows = []
-    for scores in sorted((run_dir / "eval").glob("*/*/scores.json")):
-        metrics = json.loads(scores.read_text(encoding="utf-8"))["metrics"]
-        rows.append({"stage": scores.parent.parent.name, "split": scores.parent.name, "metrics": metrics})
-    if not rows:
-        raise DataError("no results.json and no eval/<stage>/<split>/scores.json: nothing to report",
-                        file=run_dir)
-    return rows
+    """[{"stage", "split", "metrics", "intervals", "n"}]: the rows of read_results."""
+    return read_results(run_dir)["rows"]
+
+
+def source_run(run_dir: Path) -> Path:
+    """The run folder with training logs and predictions: the folder itself, or for a
+    multi-seed results folder its first seed's run folder."""
+    from thinkact.evaluate.results import seed_runs
+
+    if (run_dir / "eval").is_dir() or (run_dir / "stages").is_dir():
+        return run_dir
+    runs = seed_runs(run_dir)
+    return next(iter(runs.values())) if runs else run_dir
 
 
 def read_log(path: Path) -> list[dict[str, Any]]:
@@ -93,36 +132,60 @@ def series(log: list[dict[str, Any]], key: str) -> tuple[list[float], list[float
 
 # --------------------------------------------------------------------------- table
 
-def _cell(metric: str, value: Any) -> str:
-    if value is None:
-        return "–"
-    return f"{value:.1f}" if metric == "mean_reasoning_length" else f"{value:.3f}"
+def _cell(metric: str, value: Any, ci: list[float] | None = None) -> str:
+    """`0.829 [0.78, 0.87]`: the value and its interval (reasoning words: one decimal)."""
+    from thinkact.evaluate.results import fmt_interval
+
+    return fmt_interval(value, ci, 1 if metric == "mean_reasoning_length" else 3)
 
 
 def build_table(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """Rows ordered by split then stage, headline metrics only."""
+    """Rows ordered by split then stage, headline metrics only, each with its interval (`ci`)
+    and the sample sizes (turns, conversations, seeds)."""
     stages = _ordered({r["stage"] for r in rows}, STAGES)
     splits = _ordered({r["split"] for r in rows}, SPLITS)
-    key = {(r["stage"], r["split"]): r["metrics"] for r in rows}
+    key = {(r["stage"], r["split"]): r for r in rows}
     metrics = [m for m in METRICS if any(m in r["metrics"] for r in rows)]
     out = []
     for split in splits:
         for stage in stages:
             if (stage, split) in key:
-                m = key[(stage, split)]
+                r = key[(stage, split)]
+                m, n, intervals = r["metrics"], r.get("n") or {}, r.get("intervals") or {}
                 out.append({"stage": stage, "split": split, **{k: m.get(k) for k in metrics},
-                            "n_samples": m.get("n_samples")})
+                            "ci": {k: intervals[k] for k in metrics if intervals.get(k)},
+                            "n_samples": n.get("turns", m.get("n_samples")),
+                            "n_conversations": n.get("conversations", m.get("n_conversations")),
+                            "n_seeds": n.get("seeds", len(r.get("seeds") or []) or 1)})
     return {"metrics": metrics, "rows": out}
 
 
 def table_markdown(table: dict[str, Any]) -> str:
     metrics = table["metrics"]
-    lines = ["| split | stage | " + " | ".join(LABELS.get(m, m) for m in metrics) + " | n |",
-             "|---|---|" + "---:|" * (len(metrics) + 1)]
+    lines = ["| split | stage | " + " | ".join(LABELS.get(m, m) for m in metrics) + " | turns | conv. | seeds |",
+             "|---|---|" + "---:|" * (len(metrics) + 3)]
     for r in table["rows"]:
-        cells = [_cell(m, r.get(m)) for m in metrics]
-        lines.append(f"| {r['split']} | {r['stage']} | " + " | ".join(cells) + f" | {r.get('n_samples') or ''} |")
+        cells = [_cell(m, r.get(m), r.get("ci", {}).get(m)) for m in metrics]
+        sizes = [r.get("n_samples"), r.get("n_conversations"), r.get("n_seeds")]
+        lines.append(f"| {r['split']} | {r['stage']} | " + " | ".join(cells) + " | "
+                     + " | ".join("" if v is None else str(v) for v in sizes) + " |")
     return "\n".join(lines) + "\n"
+
+
+def table_note(table: dict[str, Any], results: dict[str, Any] | None = None) -> str:
+    """What the brackets are, and the comparisons, as markdown lines under the table."""
+    from thinkact.evaluate.results import comparison_line
+
+    results = results or {}
+    boot = results.get("bootstrap") or {}
+    lines = []
+    if any(r.get("ci") for r in table["rows"]):
+        lines.append(f"Brackets: {round(100 * boot.get('level', 0.95))}% bootstrap interval over conversations "
+                     f"({boot.get('resamples', 'n')} resamples of the conversations, seed {boot.get('seed', 0)}"
+                     + ("; with several seeds, the interval of the mean over the seeds" if any(
+                         (r.get("n_seeds") or 1) > 1 for r in table["rows"]) else "") + ").")
+    lines += [f"- {comparison_line(c)}" for c in results.get("comparisons", [])]
+    return ("\n" + "\n".join(lines) + "\n") if lines else ""
 
 
 # --------------------------------------------------------------------------- plots
@@ -244,22 +307,32 @@ def plot_stage_comparison(table: dict[str, Any], path: Path) -> bool:
     width = 0.8 / len(stages)
     for ax, metric in zip(axes.flat, metrics):
         for j, stage in enumerate(stages):
-            xs, ys = [], []
+            xs, ys, lo, hi = [], [], [], []
             for i, split in enumerate(splits):
-                v = value.get((stage, split), {}).get(metric)
+                row = value.get((stage, split), {})
+                v = row.get(metric)
                 if v is not None:
+                    ci = row.get("ci", {}).get(metric) or [v, v]
                     xs.append(i - 0.4 + width * (j + 0.5))
                     ys.append(v)
-            bars = ax.bar(xs, ys, width * 0.92, color=STAGE_COLORS.get(stage, f"C{j}"), label=stage)
+                    lo.append(max(v - ci[0], 0.0))
+                    hi.append(max(ci[1] - v, 0.0))
+            color = STAGE_COLORS.get(stage, f"C{j}")
+            ax.bar(xs, ys, width * 0.92, color=color, label=stage)
+            if any(lo) or any(hi):  # 95% intervals
+                ax.errorbar(xs, ys, yerr=[lo, hi], fmt="none", ecolor="#333333", elinewidth=0.9, capsize=2)
             fmt = "%.0f" if metric == "mean_reasoning_length" else "%.2f"
-            ax.bar_label(bars, fmt=fmt, fontsize=6.5, padding=1)
+            for x, y, up in zip(xs, ys, hi):  # the value above its bar, clear of the error bar
+                ax.annotate(fmt % y, (x, y + up), xytext=(0, 1.5), textcoords="offset points",
+                            ha="center", va="bottom", fontsize=6.5)
         ax.set_xticks(range(len(splits)), splits)
         ax.set_title(LABELS.get(metric, metric))
         ax.grid(axis="x", visible=False)
         if metric != "mean_reasoning_length":
             ax.set_ylim(0, 1.12)
         else:
-            top = max((value.get((st, sp), {}).get(metric) or 0) for st in stages for sp in splits)
+            top = max(max((value.get((st, sp), {}).get("ci", {}).get(metric) or [0, 0])[1],
+                          value.get((st, sp), {}).get(metric) or 0) for st in stages for sp in splits)
             ax.set_ylim(0, max(1.0, top) * 1.15)
     for ax in list(axes.flat)[len(metrics):]:
         ax.axis("off")
@@ -444,21 +517,25 @@ def _table_html(table: dict[str, Any]) -> str:
                 seen.setdefault((r["split"], m), []).append(r[m])
     best = {k: max(vs) for k, vs in seen.items() if max(vs) > min(vs)}
     head = ('<tr><th class="l">split</th><th class="l">stage</th>'
-            + "".join(f"<th>{_e(LABELS.get(m, m))}</th>" for m in metrics) + "<th>n</th></tr>")
+            + "".join(f"<th>{_e(LABELS.get(m, m))}</th>" for m in metrics)
+            + "<th>turns</th><th>conv.</th><th>seeds</th></tr>")
     body, last = [], None
     for r in table["rows"]:
         cls = ' class="split-start"' if last is not None and r["split"] != last else ""
         last = r["split"]
         cells = "".join(
             f'<td{" class=best" if r.get(m) is not None and best.get((r["split"], m)) == r.get(m) else ""}>'
-            f"{_e(_cell(m, r.get(m)))}</td>" for m in metrics)
+            f"{_e(_cell(m, r.get(m), r.get('ci', {}).get(m)))}</td>" for m in metrics)
+        sizes = "".join(f"<td>{_e('' if r.get(k) is None else r[k])}</td>"
+                        for k in ("n_samples", "n_conversations", "n_seeds"))
         body.append(f'<tr{cls}><td class="l">{_e(r["split"])}</td><td class="l">{_e(r["stage"])}</td>'
-                    f'{cells}<td>{_e(r.get("n_samples") or "")}</td></tr>')
+                    f"{cells}{sizes}</tr>")
     return f'<div class="tablewrap"><table>{head}{"".join(body)}</table></div>'
 
 
 CAPTIONS = {
-    "stage_comparison.png": "Headline metrics per stage, on each split (higher is better except reasoning words).",
+    "stage_comparison.png": "Headline metrics per stage, on each split (higher is better except reasoning words); "
+                            "error bars: 95% bootstrap intervals over conversations.",
     "grpo_rewards.png": "Mean of each reward component and of the composite per GRPO step; below, the share of "
                         "groups whose completions all got the same reward (no learning signal).",
     "reasoning_length.png": "Mean words of reasoning in the completions of each logged step.",
@@ -466,40 +543,53 @@ CAPTIONS = {
 }
 
 
-def headline(run_dir: Path) -> list[str]:
-    """One-line findings the pipeline summarised in results.json (relative gain of GRPO over
-    SFT, reward and reasoning length at the start and end of GRPO), when present."""
-    path = run_dir / "results.json"
-    try:
-        results = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
-    except json.JSONDecodeError:
-        return []
-    lines = [f"GRPO vs SFT turn accuracy on {split}: {gain * 100:+.1f}% relative"
-             for split, gain in (results.get("grpo_vs_sft_turn_accuracy") or {}).items()
-             if isinstance(gain, (int, float))]
-    g = results.get("grpo") or {}
-    if isinstance(g.get("reward_first"), (int, float)) and isinstance(g.get("reward_last"), (int, float)):
-        lines.append(f"GRPO mean reward: {g['reward_first']:.3f} at the start, {g['reward_last']:.3f} "
-                     f"at the end ({g.get('steps', '?')} steps)")
-    if isinstance(g.get("reasoning_length_first"), (int, float)) and isinstance(
-            g.get("reasoning_length_last"), (int, float)):
-        lines.append(f"GRPO reasoning length: {g['reasoning_length_first']:.1f} words at the start, "
-                     f"{g['reasoning_length_last']:.1f} at the end")
+def headline(results: dict[str, Any]) -> list[str]:
+    """One-line findings: the paired comparisons with their intervals (else the relative gain
+    of GRPO over SFT), reward and reasoning length at the start and end of GRPO, when present."""
+    from thinkact.evaluate.results import comparison_line
+
+    lines = [comparison_line(c) for c in results.get("comparisons") or []]
+    if not lines:
+        lines = [f"GRPO vs SFT turn accuracy on {split}: {gain * 100:+.1f}% relative"
+                 for split, gain in (results.get("grpo_vs_sft_turn_accuracy") or {}).items()
+                 if isinstance(gain, (int, float))]
+    summaries = {"": results.get("grpo") or {}}
+    summaries.update({f" (seed {k})": g for k, g in (results.get("grpo_per_seed") or {}).items()})
+    for tag, g in summaries.items():
+        if isinstance(g.get("reward_first"), (int, float)) and isinstance(g.get("reward_last"), (int, float)):
+            lines.append(f"GRPO{tag} mean reward: {g['reward_first']:.3f} at the start, {g['reward_last']:.3f} "
+                         f"at the end ({g.get('steps', '?')} steps)")
+        if isinstance(g.get("reasoning_length_first"), (int, float)) and isinstance(
+                g.get("reasoning_length_last"), (int, float)):
+            lines.append(f"GRPO{tag} reasoning length: {g['reasoning_length_first']:.1f} words at the start, "
+                         f"{g['reasoning_length_last']:.1f} at the end")
     return lines
 
 
-def render_html(run_dir: Path, table: dict[str, Any], plots: list[Path], samples) -> str:
+def render_html(run_dir: Path, table: dict[str, Any], plots: list[Path], samples,
+                results: dict[str, Any] | None = None, source: Path | None = None) -> str:
     figures = "".join(f"<figure>{_img(p)}<figcaption>{_e(CAPTIONS.get(p.name, p.stem))}</figcaption></figure>"
                       for p in plots)
     browser = "".join(_sample_html(*s) for s in samples) or "<p>No predictions found.</p>"
-    notes = "".join(f"<li>{_e(line)}</li>" for line in headline(run_dir))
+    results = results or {}
+    notes = "".join(f"<li>{_e(line)}</li>" for line in headline(results))
     notes = f'<ul class="notes">{notes}</ul>' if notes else ""
+    boot = results.get("bootstrap") or {}
+    explain = ""
+    if any(r.get("ci") for r in table["rows"]):
+        explain = (f'<p class="sub">In brackets: {round(100 * boot.get("level", 0.95))}% bootstrap interval over '
+                   f'conversations ({boot.get("resamples", "")} resamples); with several seeds, each value is the '
+                   f"mean over the seeds and the interval that of the mean.</p>")
+    elsewhere = ""
+    if source is not None and source != run_dir:
+        elsewhere = (f'<p class="sub">Training curves and sample turns: {_e(source.name)}, one of the '
+                     f"{_e(len(results.get('seeds') or []))} seed runs.</p>")
     return (f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
             f"<title>thinkact report: {_e(run_dir.name)}</title><style>{CSS}</style></head><body><main>"
             f"<h1>thinkact report</h1><p class=\"sub\">{_e(run_dir.resolve())}</p>"
-            f"<h2>Results by stage and split</h2>{_table_html(table)}{notes}"
-            f"<h2>Plots</h2>{figures or '<p>No plots: no training logs or results.</p>'}"
+            f"<h2>Results by stage and split</h2>{explain}{_table_html(table)}{notes}"
+            f"<h2>Plots</h2>{elsewhere}{figures or '<p>No plots: no training logs or results.</p>'}"
             f"<h2>Sample turns ({len(samples)})</h2>"
             f"<p class=\"sub\">A seeded sample of evaluation turns: the context, the reference action and each "
             f"stage's output with its reasoning, reward and reward components. Click a turn to open it.</p>"
@@ -508,19 +598,22 @@ def render_html(run_dir: Path, table: dict[str, Any], plots: list[Path], samples
 
 def build_report(run_dir: str | Path, out_dir: str | Path | None = None, *, n_samples: int = 30,
                  seed: int = 0) -> Path:
-    """Write the table, plots and report.html for a run folder; returns the report folder."""
+    """Write the table, plots and report.html for a run folder or a multi-seed results folder;
+    returns the report folder."""
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise DataError("not a folder", file=run_dir)
     out = Path(out_dir) if out_dir is not None else run_dir / "report"
     out.mkdir(parents=True, exist_ok=True)
 
-    rows = read_rows(run_dir)
+    results = read_results(run_dir)
+    rows = results["rows"]
     table = build_table(rows)
     (out / "table.json").write_text(json.dumps(table, indent=2) + "\n", encoding="utf-8")
-    (out / "table.md").write_text(table_markdown(table), encoding="utf-8")
+    (out / "table.md").write_text(table_markdown(table) + table_note(table, results), encoding="utf-8")
 
-    logs = {s: read_log(run_dir / "stages" / s / "train_log.jsonl") for s in STAGES[1:]}
+    source = source_run(run_dir)
+    logs = {s: read_log(source / "stages" / s / "train_log.jsonl") for s in STAGES[1:]}
     logs = {s: log for s, log in logs.items() if log}
     plots = []
     for name, ok in (("stage_comparison.png", lambda p: plot_stage_comparison(table, p)),
@@ -530,9 +623,10 @@ def build_report(run_dir: str | Path, out_dir: str | Path | None = None, *, n_sa
         if ok(out / name):
             plots.append(out / name)
 
-    stages = _ordered({r["stage"] for r in rows} | {p.name for p in (run_dir / "eval").glob("*")
+    stages = _ordered({r["stage"] for r in rows} | {p.name for p in (source / "eval").glob("*")
                                                      if p.is_dir()}, STAGES)
     splits = _ordered({r["split"] for r in rows}, SPLITS)
-    samples = pick_samples(run_dir, stages, splits, n_samples, seed)
-    (out / "report.html").write_text(render_html(run_dir, table, plots, samples), encoding="utf-8")
+    samples = pick_samples(source, stages, splits, n_samples, seed)
+    (out / "report.html").write_text(render_html(run_dir, table, plots, samples, results, source),
+                                     encoding="utf-8")
     return out

@@ -6,6 +6,11 @@ Two kinds of file:
 - a *pipeline* config (`thinkact pipeline --preset NAME` or `--config F.yaml`): model, data,
   the settings of all three stages and of evaluation. Presets live in thinkact/recipes/.
 
+A pipeline config may start from another with `base: <preset name or YAML path>`: the base's
+keys are read first and the file's own keys merged over them (mappings key by key, anything
+else replaced), so a recipe that changes only a few settings follows its base's others when
+those change.
+
 Every key is checked before any model loads: an unknown key or a bad value stops with the file,
 the line and the key (and a close match for a misspelt key).
 """
@@ -234,6 +239,21 @@ class PipelineConfig(_Strict):
     coldstart: ColdstartSettings = Field(default_factory=ColdstartSettings)
     grpo: GRPOSettings = Field(default_factory=GRPOSettings)
     eval: EvalSettings = Field(default_factory=EvalSettings)
+    # Training seeds: one complete run per seed (RUN_DIR/seed-<k>/), every stage's `seed` set
+    # to k, data and evaluation identical, then results aggregated over the seeds with
+    # intervals (thinkact.train.seeds). None: one run with the stages' own seeds.
+    seeds: list[int] | None = None
+
+    @model_validator(mode="after")
+    def _distinct_seeds(self) -> "PipelineConfig":
+        if self.seeds is not None and (not self.seeds or len(set(self.seeds)) != len(self.seeds)):
+            raise ValueError(f"seeds must be distinct and at least one (got {self.seeds})")
+        return self
+
+    def for_seed(self, seed: int) -> "PipelineConfig":
+        """The single run of `seed`: every stage's seed set to it, nothing else changed."""
+        update = {s: getattr(self, s).model_copy(update={"seed": seed}) for s in STAGES}
+        return self.model_copy(update={**update, "seeds": None})
 
 
 # --------------------------------------------------------------------------- loading
@@ -343,16 +363,76 @@ def preset_path(name: str) -> Path:
     return path
 
 
+def merge_config(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """`over` laid on `base`: mappings merged key by key, any other value replaced."""
+    out = dict(base)
+    for key, value in over.items():
+        out[key] = merge_config(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) \
+            else value
+    return out
+
+
+def _config_layers(path: Path) -> list[tuple[Path, str, dict[str, Any]]]:
+    """The file and the chain of `base` files it starts from, base first, `base` keys removed."""
+    layers: list[tuple[Path, str, dict[str, Any]]] = []
+    seen: list[Path] = []
+    while True:
+        if path.resolve() in seen:
+            chain = " -> ".join(p.name for p in [*seen, path.resolve()])
+            raise DataError(f"config bases form a loop ({chain})", file=path)
+        seen.append(path.resolve())
+        data, text = _read_yaml(path)
+        base = data.pop("base", None)
+        layers.insert(0, (path, text, data))
+        if base is None:
+            return layers
+        if not isinstance(base, str) or not base:
+            raise DataError("base must be a preset name or a YAML file", file=path,
+                            line=_yaml_line(text, ("base",)), field="base")
+        if base.endswith((".yaml", ".yml")) or "/" in base:
+            path = (path.parent / base) if not Path(base).is_absolute() else Path(base)
+            if not path.is_file():
+                raise DataError(f"base config {base} not found", file=layers[0][0],
+                                line=_yaml_line(layers[0][1], ("base",)), field="base")
+        else:
+            try:
+                path = preset_path(base)
+            except DataError as exc:
+                raise DataError(exc.reason, file=layers[0][0],
+                                line=_yaml_line(layers[0][1], ("base",)), field="base") from None
+
+
+def _depth(data: Any, loc: tuple[Any, ...]) -> int:
+    """How many leading keys of `loc` a YAML mapping holds."""
+    for n, key in enumerate(loc):
+        if isinstance(data, dict) and str(key) in data:
+            data = data[str(key)]
+        elif isinstance(data, list) and isinstance(key, int) and key < len(data):
+            data = data[key]
+        else:
+            return n
+    return len(loc)
+
+
 def load_pipeline_config(path: str | Path | None = None, preset: str | None = None) -> PipelineConfig:
-    """A pipeline config from a file, or from a shipped preset (`quickstart` when neither)."""
+    """A pipeline config from a file, or from a shipped preset (`quickstart` when neither);
+    a `base` is resolved first (see the module docstring)."""
     if path is None:
         preset = preset or "quickstart"
         path = preset_path(preset)
-    path = Path(path)
-    data, text = _read_yaml(path)
+    layers = _config_layers(Path(path))
+    data: dict[str, Any] = {}
+    for _, _, layer in layers:
+        data = merge_config(data, layer)
     if preset is not None:
         data.setdefault("preset", preset)
-    return _validate(PipelineConfig, data, path, text)
+    try:
+        return PipelineConfig.model_validate(data)
+    except ValidationError as exc:
+        # Name the file that set the offending key: the most derived one that holds most of it.
+        loc = tuple(p for p in exc.errors()[0].get("loc", ()) if not (isinstance(p, str) and p[:1].isupper()))
+        file, text, _ = max(reversed(layers), key=lambda layer: _depth(layer[2], loc))
+        raise _validation_error(exc, PipelineConfig, file, text) from None
 
 
 def dump_config(config: BaseModel) -> str:

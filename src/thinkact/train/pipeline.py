@@ -4,7 +4,8 @@
     RUN_DIR/data/                              conversations per split, turn samples, cold-start set
     RUN_DIR/stages/{sft,coldstart,grpo}/       see thinkact.train.stage
     RUN_DIR/eval/<stage>/<split>/              predictions.jsonl, scores.json (stage: vanilla too)
-    RUN_DIR/results.json, results.md           the table: stage x split, core metrics
+    RUN_DIR/results.json, results.md           the table: stage x split, core metrics, each with a 95%
+                                               bootstrap interval over conversations (evaluate.results)
     RUN_DIR/timings.json                       wall seconds of each step
 
 Resumable: every step's output is a file or folder that appears complete or not at all (written
@@ -216,56 +217,66 @@ def grpo_summary(log_path: Path, window: int = 5) -> dict[str, Any]:
 
 
 def collect_results(out: Path, splits: list[str]) -> dict[str, Any]:
-    rows = []
-    for stage in EVAL_STAGES:
-        for split in splits:
-            scores = out / "eval" / stage / split / "scores.json"
-            if scores.is_file():
-                rows.append({"stage": stage, "split": split,
-                             "metrics": json.loads(scores.read_text(encoding="utf-8"))["metrics"]})
-    by = {(r["stage"], r["split"]): r["metrics"] for r in rows}
-    gains = {}
-    for split in splits:
-        sft, grpo = by.get(("sft", split), {}), by.get(("grpo", split), {})
-        if sft.get("turn_accuracy") and grpo.get("turn_accuracy") is not None:
-            gains[split] = grpo["turn_accuracy"] / sft["turn_accuracy"] - 1
+    """The run's rows (each evaluation's metrics with 95% bootstrap intervals over conversations
+    and its sample sizes), GRPO against base SFT with a paired interval, GRPO's training
+    summary and the timings."""
+    from thinkact.evaluate.results import run_results
+
+    results = run_results(out, splits)
     timings = json.loads((out / "timings.json").read_text()) if (out / "timings.json").is_file() else {}
-    return {"rows": rows, "grpo": grpo_summary(out / "stages" / "grpo" / "train_log.jsonl"),
-            "grpo_vs_sft_turn_accuracy": gains, "timings": timings}
+    return {**results, "grpo": grpo_summary(out / "stages" / "grpo" / "train_log.jsonl"), "timings": timings}
 
 
 def write_results(out: Path, results: dict[str, Any]) -> None:
-    from thinkact.evaluate.report import build_table, table_markdown
+    from thinkact.evaluate.report import build_table, table_markdown, table_note
 
     write_atomic(out / "results.json", json.dumps(results, indent=2) + "\n")
-    md = table_markdown(build_table(results["rows"])) if results["rows"] else "(no results)\n"
+    table = build_table(results["rows"])
+    md = table_markdown(table) + table_note(table, results) if results["rows"] else "(no results)\n"
     write_atomic(out / "results.md", md)
 
 
 def print_summary(console: Console, out: Path, results: dict[str, Any]) -> None:
-    by = {(r["stage"], r["split"]): r["metrics"] for r in results["rows"]}
+    from thinkact.evaluate.results import comparison_line, fmt_interval
+
+    by = {(r["stage"], r["split"]): r for r in results["rows"]}
     splits = [s for s in ("test", "ood") if any(k[1] == s for k in by)]
-    columns = [("turn_accuracy", "turn acc", "{:.3f}"), ("mean_reward", "reward", "{:.3f}"),
-               ("mean_reasoning_length", "think", "{:.1f}")]
-    table = Table(title=f"{out / 'results.md'} (think: reasoning words)", title_justify="left")
+    columns = [("turn_accuracy", "turn acc.", 3), ("mean_reward", "reward", 3),
+               ("mean_reasoning_length", "think", 1)]
+    table = Table(title=f"{out / 'results.md'} (95% bootstrap intervals over conversations; think: "
+                        "reasoning words)", title_justify="left")
+    table.add_column("split", no_wrap=True)
     table.add_column("stage", no_wrap=True)
-    for key, label, _ in columns:
-        for split in splits:
-            table.add_column(f"{label}\n{split}", justify="right", no_wrap=True)
-    for stage in EVAL_STAGES:
-        if any((stage, s) in by for s in splits):
-            cells = [fmt.format(v) if (v := by.get((stage, split), {}).get(key)) is not None else "–"
-                     for key, _, fmt in columns for split in splits]
-            table.add_row(stage, *cells)
+    for _, label, _ in columns:
+        table.add_column(label, justify="right", no_wrap=True)
+    for split in splits:
+        for stage in EVAL_STAGES:
+            if (stage, split) in by:
+                row = by[(stage, split)]
+                intervals = row.get("intervals") or {}
+                table.add_row(split, stage, *[fmt_interval(row["metrics"].get(key), intervals.get(key), digits)
+                                              for key, _, digits in columns])
+        if split != splits[-1]:
+            table.add_section()
     console.print(table)
+    sizes = {s: by[(st, s)]["n"] for st in EVAL_STAGES for s in splits if (st, s) in by and "n" in by[(st, s)]}
+    if sizes:
+        console.print("; ".join(f"{s}: {n['turns']} turns in {n['conversations']} conversations"
+                                for s, n in sizes.items()) + (
+            f"; {len(results['seeds'])} training seeds" if results.get("seeds") else ""), highlight=False)
     g = results.get("grpo") or {}
-    if g:
+    if g.get("steps") is not None:
         console.print(f"GRPO, {g['steps']} steps: reward {g['reward_first']:.3f} -> {g['reward_last']:.3f}; "
                       f"frac_reward_zero_std {g['frac_reward_zero_std']:.2f}; reasoning words "
                       f"{g['reasoning_length_first'] or 0:.1f} -> {g['reasoning_length_last'] or 0:.1f}",
                       highlight=False)
-    for split, gain in results.get("grpo_vs_sft_turn_accuracy", {}).items():
-        console.print(f"GRPO vs base SFT, turn accuracy on {split}: {gain:+.1%} relative", highlight=False)
+    for seed, g in (results.get("grpo_per_seed") or {}).items():
+        if g.get("steps") is not None:
+            console.print(f"GRPO seed {seed}, {g['steps']} steps: reward {g['reward_first']:.3f} -> "
+                          f"{g['reward_last']:.3f}; reasoning words {g['reasoning_length_first'] or 0:.1f} -> "
+                          f"{g['reasoning_length_last'] or 0:.1f}", highlight=False)
+    for c in results.get("comparisons", []):
+        console.print(comparison_line(c), highlight=False)
     total = sum(results.get("timings", {}).values())
     console.print(f"time: {total / 60:.1f} min over all steps (timings.json)", highlight=False)
 
@@ -313,18 +324,45 @@ def build_dry_run_model(out: Path, files: dict[str, Path]) -> None:
 # --------------------------------------------------------------------------- the pipeline
 
 
+# What a run of another training seed can take from a finished one instead of redoing it: the
+# data (the same seed and sizes), the vanilla model's evaluation (no training, so no seed), and
+# the dry run's tiny base model.
+SHARED = ("data", "eval/vanilla", DRY_RUN_MODEL)
+
+
+def share_outputs(source: Path, out: Path) -> None:
+    """Copy the seed-independent outputs of run folder `source` into run folder `out` where
+    `out` lacks them (each copied beside, then renamed, so it appears whole or not at all)."""
+    for rel in SHARED:
+        src, dst = source / rel, out / rel
+        if src.is_dir() and not dst.exists():
+            tmp = dst.with_name(dst.name + ".tmp")
+            shutil.rmtree(tmp, ignore_errors=True)
+            shutil.copytree(src, tmp)
+            tmp.rename(dst)
+
+
 def run_pipeline(cfg: PipelineConfig, out: str | Path, *, overwrite: bool = False, dry_run: bool = False,
-                 console: Console | None = None) -> dict[str, Any]:
-    """Run (or resume) the whole pipeline into `out`; returns what results.json holds."""
+                 console: Console | None = None, share_from: str | Path | None = None) -> dict[str, Any]:
+    """Run (or resume) the whole pipeline into `out`; returns what results.json holds. A config
+    with `seeds` runs once per seed (thinkact.train.seeds). `share_from`: a run folder of the
+    same config but another training seed, whose data and vanilla evaluation are copied rather
+    than redone."""
     from thinkact.train.models import resolve_model
     from thinkact.train.stage import quiet_libraries, train_stage
 
     console = console or Console()
     out = Path(out)
+    if cfg.seeds is not None:
+        from thinkact.train.seeds import run_seeds
+
+        return run_seeds(cfg, out, overwrite=overwrite, dry_run=dry_run, console=console)
     if dry_run:
         cfg = dry_run_config(cfg, out)
     quiet_libraries()
     open_run(cfg, out, overwrite)
+    if share_from is not None:
+        share_outputs(Path(share_from), out)
 
     console.rule("data")
     start = time.perf_counter()
