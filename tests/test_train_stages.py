@@ -318,3 +318,45 @@ def test_right_padded_batches_train_without_the_padding_mask(tiny_model_dir):
     seen.clear()
     hooked(input_ids=ids, attention_mask=right)
     assert seen[0] is not None  # outside training the mask always stays
+
+
+def test_replay_learns_actions_after_the_models_own_reasoning(tmp_path, turn_files, tiny_model_dir, monkeypatch):
+    """Cold-start replay: training turns carry reasoning a first pass wrote; their actions are
+    learned after it (loss on the action), and those it got right are learned whole (STaR)."""
+    from thinkact.schema import write_jsonl
+    from thinkact.train.datasets import sft_row
+    from thinkact.train.sft import REPLAY, build_sft_trainer
+
+    tok = load_tokenizer(str(tiny_model_dir))
+    sample = make_samples(1, reasoning=True)[0]
+    row = sft_row(sample, tok, "after_reasoning")
+    assert row["prompt"].endswith(f"<think>\n{sample.target.reasoning}\n</think>\n\n")
+    assert not row["completion"].startswith("<think>") and row["completion"].endswith("<|im_end|>")
+
+    out = tmp_path / "cs"
+    cfg = StageConfig(stage="coldstart", model=str(tiny_model_dir), data=str(turn_files["coldstart"]),
+                      mix_data=str(turn_files["train"]), out=str(out),
+                      train=ColdstartSettings(replay=3, replay_tokens=8, max_steps=1, batch_size=4))
+    trainer = build_sft_trainer(cfg, str(out))
+    replayed = read_turns(out / REPLAY)
+    train_ids = {t.id for t in read_turns(turn_files["train"])}
+    assert len(replayed) == 3 and {t.id for t in replayed} <= train_ids
+    assert all("replay_right" in t.meta for t in replayed)
+    assert len(trainer.train_dataset) == 4 + 3  # the reasoning set and the replayed turns
+
+    # A resumed stage reuses the written turns (no second pass); a turn the first pass got right
+    # is learned whole, its reasoning included, the others after their reasoning.
+    right = replayed[0].model_copy(update={
+        "target": replayed[0].target.model_copy(update={"reasoning": "Known: order W1000."}),
+        "meta": {**replayed[0].meta, "replay_right": True}})
+    wrong = replayed[1].model_copy(update={
+        "target": replayed[1].target.model_copy(update={"reasoning": "Known: nothing yet."}),
+        "meta": {**replayed[1].meta, "replay_right": False}})
+    write_jsonl(out / REPLAY, [right, wrong])
+    monkeypatch.setattr("thinkact.evaluate.generation.HFGenerator.generate",
+                        lambda *a, **k: pytest.fail("the replay turns were generated again"))
+    data = build_sft_trainer(cfg, str(out)).train_dataset
+    rows = {r["id"]: r for r in data}
+    assert rows[right.id]["completion"].startswith("<think>\nKnown: order W1000.\n</think>")
+    assert rows[wrong.id]["prompt"].endswith("<think>\nKnown: nothing yet.\n</think>\n\n")
+    assert not rows[wrong.id]["completion"].startswith("<think>")

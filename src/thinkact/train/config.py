@@ -115,6 +115,10 @@ class ColdstartSettings(SFTSettings):
     # reasoning labels than the reasoning set.
     replay: int = Field(0, ge=0)
     replay_tokens: PositiveInt = 64
+    # Replayed turns whose first-pass output was right (well-formed, right action) are learned
+    # whole, reasoning included: reasoning the model wrote that led to the right action, filtered
+    # by outcome alone (STaR). The others keep the loss on the action.
+    replay_learn_right: bool = True
 
 
 class RewardSettings(_Strict):

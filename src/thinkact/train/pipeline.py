@@ -382,9 +382,10 @@ def run_pipeline(cfg: PipelineConfig, out: str | Path, *, overwrite: bool = Fals
     data = {"sft": files["turns_train"], "coldstart": files["coldstart"], "grpo": files["turns_train"]}
     for stage in STAGES:
         console.rule(stage)
+        draws = stage == "coldstart" and (cfg.coldstart.mix or cfg.coldstart.replay)  # from the training turns
         sc = stage_config(cfg, stage, model=model, data=str(data[stage]), out=str(out / "stages" / stage),
                           chat_template=cfg.model.chat_template if stage == "sft" else None,
-                          mix_data=str(files["turns_train"]) if stage == "coldstart" and (cfg.coldstart.mix or cfg.coldstart.replay) else None)
+                          mix_data=str(files["turns_train"]) if draws else None)
         done = (out / "stages" / stage / "model" / "config.yaml").is_file()
         start = time.perf_counter()
         model_dir = train_stage(sc, console=console)

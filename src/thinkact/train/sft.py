@@ -4,8 +4,8 @@ completion only (with `merge_turns`, on tokenized rows of whole conversations wh
 
 Base SFT renders each action after an empty think block (Qwen3's no-think form; `empty_think`);
 the cold start continues from the SFT model on the small reasoning set with the reasoning in
-that block (think=True). Both are the same
-trainer with different data and settings.
+that block (think=True), optionally with replayed training turns (`replay_turns`). Both are the
+same trainer with different data and settings.
 """
 
 from __future__ import annotations
@@ -64,10 +64,12 @@ def replay_turns(cfg: StageConfig, reasoning_set: list[TurnSample]) -> list[Turn
     import tempfile
     from pathlib import Path
 
+    from transformers import PrinterCallback
     from trl import SFTConfig, SFTTrainer
 
     from thinkact.evaluate.generation import HFGenerator
     from thinkact.grammar import parse
+    from thinkact.metrics import score_sample
     from thinkact.schema import write_jsonl
 
     s = cfg.train
@@ -84,13 +86,24 @@ def replay_turns(cfg: StageConfig, reasoning_set: list[TurnSample]) -> list[Turn
         args = SFTConfig(**{**trainer_kwargs(s, tmp), "save_strategy": "no", "report_to": "none"},
                          max_length=s.max_length, completion_only_loss=True, packing=False,
                          dataset_num_proc=None)
-        SFTTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer).train()
+        first = SFTTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer)
+        first.remove_callback(PrinterCallback)  # no per-step dicts on the console
+        first.train()
     model.eval()
     outputs = HFGenerator(model, tokenizer, batch_size=32, max_new_tokens=s.replay_tokens).generate(pool)
-    turns = [t.model_copy(update={"target": t.target.model_copy(update={"reasoning": parse(o).reasoning or None})})
-             for t, o in zip(pool, outputs, strict=True)]
+    turns = []
+    for t, o in zip(pool, outputs, strict=True):
+        parsed = parse(o)
+        # Whether the first pass got the whole turn right from this reasoning, in a well-formed
+        # output: such reasoning led to the right action, and is worth learning (STaR).
+        right = parsed.valid and bool(parsed.reasoning) and score_sample(t, o).turn_correct
+        turns.append(t.model_copy(update={
+            "target": t.target.model_copy(update={"reasoning": parsed.reasoning or None}),
+            "meta": {**t.meta, "replay_right": right}}))
     written = sum(bool(t.target.reasoning) for t in turns)
-    print(f"{cfg.stage}: replay: reasoning written for {written} of {len(turns)} turns")
+    right = sum(t.meta["replay_right"] for t in turns)
+    print(f"{cfg.stage}: replay: reasoning written for {written} of {len(turns)} turns, "
+          f"{right} of them led to the right action")
     path.parent.mkdir(parents=True, exist_ok=True)
     write_jsonl(path.with_name(REPLAY + ".tmp"), turns)
     path.with_name(REPLAY + ".tmp").replace(path)
@@ -183,7 +196,9 @@ def build_sft_trainer(cfg: StageConfig, output_dir: str) -> Any:
         samples, styles = samples + mixed, styles + [s.mix_style] * len(mixed)
     if getattr(s, "replay", 0):
         replayed = replay_turns(cfg, reasoning_set)
-        samples, styles = samples + replayed, styles + ["after_reasoning"] * len(replayed)
+        samples += replayed
+        styles += ["think" if s.replay_learn_right and t.meta.get("replay_right") else "after_reasoning"
+                   for t in replayed]
     model, tokenizer = load_model_and_tokenizer(cfg.model, cfg.chat_template)
     causal_mask_only(model)
     dataset, dropped = sft_dataset(samples, tokenizer, think=styles, max_length=s.max_length,
