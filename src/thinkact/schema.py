@@ -113,16 +113,21 @@ def _field_path(error: dict[str, Any]) -> str:
     return ".".join(str(p) for p in error.get("loc", ())) or "<record>"
 
 
-def iter_jsonl_dicts(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Yield (line number, object) for each non-blank line; a bad line raises DataError."""
-    path = Path(path)
+def _lines(path: Path) -> Iterator[tuple[int, str]]:
+    """(line number, text) of each non-blank line; a missing file raises DataError."""
     if not path.is_file():
         raise DataError("no such file" if not path.exists() else "not a file", file=path)
     with path.open(encoding="utf-8") as fh:
         for lineno, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            yield lineno, _json_object(line, path, lineno)
+            if line.strip():
+                yield lineno, line
+
+
+def iter_jsonl_dicts(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield (line number, object) for each non-blank line; a bad line raises DataError."""
+    path = Path(path)
+    for lineno, line in _lines(path):
+        yield lineno, _json_object(line, path, lineno)
 
 
 def iter_jsonl_records(path: str | Path, model: type[R]) -> Iterator[tuple[int, R]]:
@@ -131,16 +136,11 @@ def iter_jsonl_records(path: str | Path, model: type[R]) -> Iterator[tuple[int, 
     validating the objects). A line it rejects is read again as `iter_jsonl_dicts` and
     `parse_record` read it, so the record, or the error and where it is, are theirs."""
     path = Path(path)
-    if not path.is_file():
-        raise DataError("no such file" if not path.exists() else "not a file", file=path)
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                yield lineno, model.model_validate_json(line)
-            except ValidationError:
-                yield lineno, parse_record(model, _json_object(line, path, lineno), file=path, line=lineno)
+    for lineno, line in _lines(path):
+        try:
+            yield lineno, model.model_validate_json(line)
+        except ValidationError:
+            yield lineno, parse_record(model, _json_object(line, path, lineno), file=path, line=lineno)
 
 
 def _json_object(line: str, path: Path, lineno: int) -> dict[str, Any]:
