@@ -29,7 +29,7 @@ from thinkact.bench.agent import Decision, decide
 from thinkact.bench.backend import Backend, database
 from thinkact.bench.domains import DOMAINS, procedures_for
 from thinkact.bench.quality import stats
-from thinkact.bench.reasoning import reasoning_for
+from thinkact.bench.reasoning import REASONING_STYLES, reasoning_for
 from thinkact.bench.simulator import Goal, UserSimulator, expected_state, play, sample_goals
 from thinkact.data.apigen_mt import to_apigen_record
 from thinkact.data.turns import conversation_to_turns, make_turns
@@ -111,6 +111,8 @@ def generate(out: str | Path, seed: int = 0, sizes: dict[str, int] | None = None
     """Write the benchmark files to `out` and return the manifest."""
     if coldstart >= 100:
         raise ValueError(f"the cold-start set must stay under 100 samples, got {coldstart}")
+    if reasoning_style not in REASONING_STYLES:  # before the conversations, not after
+        raise ValueError(f"unknown reasoning style {reasoning_style!r}; expected one of {REASONING_STYLES}")
     sizes = {**SIZES, **(sizes or {})}
     out = Path(out)
     (out / "apigen").mkdir(parents=True, exist_ok=True)

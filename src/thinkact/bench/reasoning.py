@@ -168,25 +168,22 @@ def facts(d: Decision) -> str:
         return "No request yet."
     if d.kind == "faq":
         return "A general question, not part of a request."
+    steps = PROCEDURES[d.procedure].steps if d.procedure else ()
+    changes = any(isinstance(s, P.Act) for s in steps)
     known = _facts_known(d)
     parts = [f"Known: {', '.join(known)}." if known else "Known: nothing yet."]
-    changed = d.kind in ("inform", "closing", "error") and bool(d.procedure) and any(
-        isinstance(s, P.Act) for s in PROCEDURES[d.procedure].steps)
-    state = "" if changed else _describe(d.records, d.procedure)  # a record read before a change is stale
+    # a record read before the change is stale once the change is made
+    state = "" if changes and d.kind in ("inform", "closing", "error") else _describe(d.records, d.procedure)
     if d.kind == "not_found":
         parts.append("The lookup found no such record.")
     elif state:
         parts.append(f"{_cap(state)}.")
-    if d.kind == "act" and any(isinstance(s, P.Confirm) for s in PROCEDURES[d.procedure].steps):
+    if d.kind == "act" and any(isinstance(s, P.Confirm) for s in steps):
         parts.append("The user confirmed.")
-    if d.kind == "declined":
-        parts.append("The user declined.")
-    if d.kind == "inform" and d.procedure and any(isinstance(s, P.Act) for s in PROCEDURES[d.procedure].steps):
+    if d.kind == "inform" and changes:
         parts.append("The change succeeded.")
-    if d.kind == "closing":
-        parts.append("The request is done.")
-    if d.kind == "error":
-        parts.append("The last call failed.")
+    parts += {"declined": ["The user declined."], "closing": ["The request is done."],
+              "error": ["The last call failed."]}.get(d.kind, [])
     return " ".join(parts)
 
 
