@@ -334,6 +334,48 @@ def test_trl_weighted_sum_equals_composite():
     assert len(set(round(x, 4) for x in ours)) >= 4  # the batch exercises distinct outcomes
 
 
+def test_binary_reward_pays_only_a_fully_right_action_in_a_valid_format():
+    from thinkact.rewards import binary_reward, score_parsed
+
+    gold_call = call_turn(call("get_order", order_id="A1", quantity=2))
+    gold_reply = reply_turn("Your order A1 has shipped.")
+
+    def binary(output, target, think="required"):
+        parsed = parse(output)
+        return binary_reward(parsed, target, score_parsed(parsed, target, tools=TOOLS, think=think))
+
+    right = render(gold_call.model_copy(update={"reasoning": "Known: order A1."}))
+    assert binary(right, gold_call) == 1.0
+    assert binary(right.replace('"quantity": 2', '"quantity": "2"'), gold_call) == 1.0  # type-aware
+    assert binary(right.replace('"A1"', '"A2"'), gold_call) == 0.0  # right tool, one wrong value
+    assert binary(render(gold_call), gold_call) == 0.0  # right call, but the think block is required
+    assert binary(render(gold_call), gold_call, think="off") == 1.0
+    two = render(call_turn(call("get_order", order_id="A1", quantity=2), call("get_order", order_id="A1",
+                                                                              quantity=2), reasoning="x"))
+    assert binary(two, gold_call) == 0.0  # an extra call
+    reply = render(reply_turn("Your order A1 has shipped!", reasoning="Known: shipped."))
+    assert binary(reply, gold_reply) == 1.0
+    assert binary(render(reply_turn("Sorry.", reasoning="x")), gold_reply) == 0.0  # similarity below 0.5
+    assert binary(right, gold_reply) == 0.0  # a call where a reply was due
+    assert binary("", gold_call) == 0.0
+
+
+def test_binary_trl_reward_is_the_only_weighted_function_and_matches_turn_accuracy():
+    from thinkact.metrics import score_sample
+    from thinkact.schema import Message, TurnSample
+
+    funcs, weights = make_trl_reward_funcs(think="required", binary=True)
+    assert [f.__name__ for f in funcs] == [*COMPONENTS, "binary"] and weights == [0.0] * 5 + [1.0]
+    rows, inputs = trl_batch()
+    out = funcs[-1](prompts=[x["prompt"] for x in inputs], completions=[x["completion"] for x in inputs],
+                    target=[x["target"] for x in inputs], tools=[x["tools"] for x in inputs])
+    samples = [TurnSample(id=str(i), conversation_id="c", turn_index=0, tools=TOOLS,
+                          context=[Message(role="user", content="hi")], target=t) for i, (t, _) in enumerate(rows)]
+    scored = [score_sample(s, o, think="required") for s, (_, o) in zip(samples, rows)]
+    assert out == [float(sc.turn_correct and sc.format_valid) for sc in scored]
+    assert 0.0 in out and 1.0 in out
+
+
 def _squad_tokens_per_character(text):
     """SQuAD normalisation written character by character (the definition)."""
     import string

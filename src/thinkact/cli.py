@@ -374,6 +374,29 @@ def pipeline(
         _fail(exc)
 
 
+@app.command()
+def ablate(
+    run: Path = typer.Argument(..., help="A finished pipeline run folder."),
+    variants: list[str] = typer.Option(None, "--variants", "-v", help="Variant names (shipped: full, no-format, "
+                                       "no-decision, no-tool, no-answer, no-efficiency, tool-x2, answer-x2, binary, "
+                                       "no-think, no-coldstart; default: all) or YAML overlay files."),
+    out: Path = typer.Option(None, "--out", "-o", help="Ablation folder (default: RUN/ablate)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Start the chosen variants over."),
+) -> None:
+    """GRPO variants of a finished run (reward components removed or reweighted, a binary
+    reward, GRPO without thinking or without cold start), each evaluated on test and ood:
+    ablate.md and ablate.json in OUT. Killed, it resumes where it stopped when run again."""
+    from rich.console import Console
+
+    from thinkact.schema import DataError
+    from thinkact.train.ablate import run_ablation
+
+    try:
+        run_ablation(run, variants or None, out, overwrite=overwrite, console=Console(soft_wrap=True))
+    except DataError as exc:
+        _fail(exc)
+
+
 def main() -> None:  # pragma: no cover - console entry
     app()
 

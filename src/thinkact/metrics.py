@@ -28,8 +28,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from thinkact import grammar
-from thinkact.rewards import (AnswerMethod, RewardWeights, Think, param_schemas,
-                              reasoning_words, score_parsed, values_equal)
+from thinkact.rewards import (REPLY_THRESHOLD, AnswerMethod, RewardWeights, Think, action_correct,
+                              param_schemas, reasoning_words, score_parsed, values_equal)
 from thinkact.schema import ToolCall, TurnSample
 
 BREAKDOWNS = {"domain": "by_domain", "procedure": "by_procedure"}  # meta key -> metrics key
@@ -79,7 +79,7 @@ def argument_counts(calls: list[ToolCall], gold: list[ToolCall],
 
 def score_sample(sample: TurnSample, output: str | None, *, weights: RewardWeights | None = None,
                  think: Think = "optional", answer_method: AnswerMethod = "f1", budget: int = 64,
-                 reply_threshold: float = 0.5) -> SampleScore:
+                 reply_threshold: float = REPLY_THRESHOLD) -> SampleScore:
     """Score one turn sample's raw output (None: no prediction, scored as empty)."""
     parsed = grammar.parse(output if output is not None else "")
     target = sample.target
@@ -97,22 +97,20 @@ def score_sample(sample: TurnSample, output: str | None, *, weights: RewardWeigh
     if target.kind == "tool_call":
         calls = parsed.tool_calls if parsed.kind == "tool_call" else []
         score.names_correct = Counter(c.name for c in calls) == Counter(c.name for c in target.tool_calls)
-        # calls_match(calls, gold) is len(calls) == len(gold) and the tool component is 1: with
-        # the right decision that component was computed on these calls; with the wrong one
-        # there are no calls, and a call turn has at least one gold call.
-        score.exact_call = (len(calls) == len(target.tool_calls) and components["tool"] is not None
-                            and components["tool"] >= 1.0 - 1e-9)
         score.argument_counts = argument_counts(calls, target.tool_calls, sample.tools, schemas=schemas)
-        score.turn_correct = score.exact_call
     else:
         score.reply_similarity = components["answer"]
-        score.turn_correct = decision_correct and components["answer"] >= reply_threshold
+    # On a call turn: calls_match(calls, gold), from the tool component already computed on
+    # these calls (with the wrong decision there are none, and a call turn has a gold call).
+    score.turn_correct = action_correct(parsed, target, components, reply_threshold)
+    if target.kind == "tool_call":
+        score.exact_call = score.turn_correct
     return score
 
 
 def turn_scores(samples: list[TurnSample], outputs: dict[str, str], *,
                 weights: RewardWeights | None = None, think: Think = "optional",
-                answer_method: AnswerMethod = "f1", budget: int = 64, reply_threshold: float = 0.5,
+                answer_method: AnswerMethod = "f1", budget: int = 64, reply_threshold: float = REPLY_THRESHOLD,
                 progress: bool = False) -> list[SampleScore]:
     """Score every sample; `outputs` maps sample id to raw model output (absent = missing)."""
     weights = weights or RewardWeights()

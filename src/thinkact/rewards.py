@@ -9,7 +9,8 @@ Each component is a small pure function returning a float in [0, 1]:
     efficiency  reasoning within a word budget gets full credit, decaying beyond it
 
 `score_output` applies the conditional logic (wrong decision => no tool or answer credit) and
-weighs the components into one composite in [0, 1]. `make_trl_reward_funcs` exposes each
+weighs the components into one composite in [0, 1]. `binary_reward` is the all-or-nothing
+alternative (Tool-N1's): 1 for a fully right action in a valid format, else 0. `make_trl_reward_funcs` exposes each
 component as its own TRL reward function, so GRPO logs every one separately and TRL's weighted
 sum equals `score_output(...).total`.
 """
@@ -477,6 +478,31 @@ def score_output(output: str, target: Target, *, tools: list[dict[str, Any]] | N
                         components=components, parsed=parsed)
 
 
+# --------------------------------------------------------------------------- binary
+
+REPLY_THRESHOLD = 0.5  # a reply with answer similarity at least this is right (turn accuracy)
+
+
+def action_correct(parsed: grammar.ParsedAction, target: Target, components: dict[str, float | None],
+                   reply_threshold: float = REPLY_THRESHOLD) -> bool:
+    """The action is right, given its components (`score_parsed`): on a call turn exactly the
+    gold call set (as many calls, tool credit 1), on a reply turn the right decision and a
+    reply similarity of at least `reply_threshold`. This is turn accuracy's rule."""
+    if target.kind == "tool_call":
+        calls = parsed.tool_calls if parsed.kind == "tool_call" else []
+        return (len(calls) == len(target.tool_calls) and components["tool"] is not None
+                and components["tool"] >= 1.0 - 1e-9)
+    return components["decision"] == 1.0 and (components["answer"] or 0.0) >= reply_threshold
+
+
+def binary_reward(parsed: grammar.ParsedAction, target: Target, components: dict[str, float | None],
+                  reply_threshold: float = REPLY_THRESHOLD) -> float:
+    """1.0 for a right action (`action_correct`) in a valid format (grammar and think rule),
+    else 0.0: no partial credit for a right tool with a wrong argument, nor for a valid format
+    alone (Tool-N1's reward, against the composite's fine-grained credit)."""
+    return float(components["format"] == 1.0 and action_correct(parsed, target, components, reply_threshold))
+
+
 # --------------------------------------------------------------------------- TRL adapters
 
 def _as_json(value: Any) -> str:
@@ -514,8 +540,9 @@ class TrlReward:
 
     def __init__(self, component: str, *, think: Think | bool = "optional",
                  answer_method: AnswerMethod = "f1", budget: int = 64):
-        if component not in COMPONENTS:
-            raise ValueError(f"unknown reward component {component!r}; expected one of {COMPONENTS}")
+        if component not in (*COMPONENTS, "binary"):
+            raise ValueError(f"unknown reward component {component!r}; expected one of {COMPONENTS} "
+                             "or 'binary'")
         self.__name__ = self.component = component
         self.think, self.answer_method, self.budget = think_mode(think), answer_method, budget
 
@@ -531,6 +558,9 @@ class TrlReward:
                   for i, c in enumerate(completions)]
         if self.component == "format" and log_extra is not None:
             log_extra("problems", ["; ".join(p.problems) for p, _ in scored])
+        if self.component == "binary":
+            return [binary_reward(p, Target.model_validate_json(_as_json(target[i])), components)
+                    for i, (p, components) in enumerate(scored)]
         return [components[self.component] for _, components in scored]
 
     def __repr__(self) -> str:
@@ -539,7 +569,7 @@ class TrlReward:
 
 def make_trl_reward_funcs(weights: RewardWeights | dict[str, float] | None = None,
                           think: Think | bool = "optional", answer_method: AnswerMethod = "f1",
-                          budget: int = 64) -> tuple[list[Callable], list[float]]:
+                          budget: int = 64, binary: bool = False) -> tuple[list[Callable], list[float]]:
     """One TRL reward function per component (named format, decision, tool, answer, efficiency,
     so TRL logs `rewards/<name>/mean`) and the matching `GRPOConfig.reward_weights`.
 
@@ -547,7 +577,13 @@ def make_trl_reward_funcs(weights: RewardWeights | dict[str, float] | None = Non
     here that sum is exactly `score_output(...).total`. `weights` may be a plain dict (missing
     components keep their defaults); `think` may be a bool (see `think_mode`). The format
     function also logs each completion's parse problems as a `problems` column.
+
+    `binary`: the reward is `binary_reward` alone (a sixth function, weight 1); the five
+    components are still computed and logged, with weight 0.
     """
     weights = RewardWeights(**weights) if isinstance(weights, dict) else weights or RewardWeights()
     funcs = [TrlReward(c, think=think, answer_method=answer_method, budget=budget) for c in COMPONENTS]
+    if binary:
+        funcs.append(TrlReward("binary", think=think, answer_method=answer_method, budget=budget))
+        return funcs, [0.0] * len(COMPONENTS) + [1.0]
     return funcs, list(weights.normalised().values())

@@ -344,6 +344,59 @@ def plot_stage_comparison(table: dict[str, Any], path: Path) -> bool:
     return True
 
 
+def plot_ablation(ablation: dict[str, Any], path: Path) -> bool:
+    """Turn accuracy per ablation variant (dot) with its 95% interval (line), one panel per
+    split side by side; the run's GRPO as a dashed line, its SFT as a dotted one."""
+    rows = {(r["variant"], r["split"]): r for r in ablation.get("rows") or []}
+    splits = _ordered({k[1] for k in rows}, SPLITS)
+    names = [n for n in ablation.get("variants") or {} if any((n, s) in rows for s in splits)]
+    if not names or not splits:
+        return False
+    plt = _plt()
+    fig, axes = plt.subplots(1, len(splits), figsize=(4.2 * len(splits), 0.32 * len(names) + 1.4),
+                             sharey=True, squeeze=False)
+    for ax, split in zip(axes[0], splits):
+        for ref, style in (("run/grpo", "--"), ("run/sft", ":")):
+            r = rows.get((ref, split))
+            if r and r["metrics"].get("turn_accuracy") is not None:
+                ax.axvline(r["metrics"]["turn_accuracy"], color="#555555", linestyle=style, linewidth=1,
+                           label=ref)
+        for y, name in enumerate(names):
+            r = rows.get((name, split))
+            v = r and r["metrics"].get("turn_accuracy")
+            if v is None:
+                continue
+            ci = r["intervals"].get("turn_accuracy") or [v, v]
+            ax.plot(ci, [y, y], color="C0", linewidth=1.6)
+            ax.plot([v], [y], "o", color="C0", markersize=4.5)
+        ax.set_yticks(range(len(names)), names)
+        ax.invert_yaxis()
+        ax.set_xlim(0, 1)
+        ax.set_title(f"{split}: turn accuracy")
+        ax.grid(axis="y", visible=False)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    if handles:
+        fig.legend(handles, labels, loc="lower center", ncol=2, frameon=False)
+    fig.tight_layout(rect=(0, 0.06 if handles else 0, 1, 1))
+    fig.savefig(path)
+    plt.close(fig)
+    return True
+
+
+def ablation_html(ablation: dict[str, Any], plot: Path | None) -> str:
+    from thinkact.train.ablate import ablation_markdown
+
+    lines = [l for l in ablation_markdown(ablation).splitlines() if l.startswith("|")]
+    cells = [[c.strip() for c in l.strip("|").split("|")] for l in lines]
+    head = "".join(f"<th>{_e(c)}</th>" for c in cells[0])
+    body = "".join("<tr>" + "".join(f'<td{" class=l" if i < 2 else ""}>{_e(c)}</td>' for i, c in enumerate(row))
+                   + "</tr>" for row in cells[2:])
+    figure = f"<figure>{_img(plot)}<figcaption>{_e(CAPTIONS['ablation.png'])}</figcaption></figure>" if plot else ""
+    note = ablation_markdown(ablation).split("\n\n", 1)[-1].strip()
+    return (f"<h2>What each reward component buys (thinkact ablate)</h2>"
+            f'<div class="tablewrap"><table><tr>{head}</tr>{body}</table></div><p class="sub">{_e(note)}</p>{figure}')
+
+
 # --------------------------------------------------------------------------- sample browser
 
 def read_outputs(path: Path) -> dict[str, str]:
@@ -540,6 +593,8 @@ CAPTIONS = {
                         "groups whose completions all got the same reward (no learning signal).",
     "reasoning_length.png": "Mean words of reasoning in the completions of each logged step.",
     "training_loss.png": "Training loss per logged step.",
+    "ablation.png": "Turn accuracy of each GRPO variant (dot) with its 95% bootstrap interval over "
+                    "conversations; dashed: the run's GRPO, dotted: its base SFT.",
 }
 
 
@@ -567,7 +622,8 @@ def headline(results: dict[str, Any]) -> list[str]:
 
 
 def render_html(run_dir: Path, table: dict[str, Any], plots: list[Path], samples,
-                results: dict[str, Any] | None = None, source: Path | None = None) -> str:
+                results: dict[str, Any] | None = None, source: Path | None = None,
+                extra: str = "") -> str:
     figures = "".join(f"<figure>{_img(p)}<figcaption>{_e(CAPTIONS.get(p.name, p.stem))}</figcaption></figure>"
                       for p in plots)
     browser = "".join(_sample_html(*s) for s in samples) or "<p>No predictions found.</p>"
@@ -589,7 +645,7 @@ def render_html(run_dir: Path, table: dict[str, Any], plots: list[Path], samples
             f"<title>thinkact report: {_e(run_dir.name)}</title><style>{CSS}</style></head><body><main>"
             f"<h1>thinkact report</h1><p class=\"sub\">{_e(run_dir.resolve())}</p>"
             f"<h2>Results by stage and split</h2>{explain}{_table_html(table)}{notes}"
-            f"<h2>Plots</h2>{elsewhere}{figures or '<p>No plots: no training logs or results.</p>'}"
+            f"<h2>Plots</h2>{elsewhere}{figures or '<p>No plots: no training logs or results.</p>'}{extra}"
             f"<h2>Sample turns ({len(samples)})</h2>"
             f"<p class=\"sub\">A seeded sample of evaluation turns: the context, the reference action and each "
             f"stage's output with its reasoning, reward and reward components. Click a turn to open it.</p>"
@@ -627,6 +683,12 @@ def build_report(run_dir: str | Path, out_dir: str | Path | None = None, *, n_sa
                                                      if p.is_dir()}, STAGES)
     splits = _ordered({r["split"] for r in rows}, SPLITS)
     samples = pick_samples(source, stages, splits, n_samples, seed)
-    (out / "report.html").write_text(render_html(run_dir, table, plots, samples, results, source),
+    extra = ""
+    ablation_file = run_dir / "ablate" / "ablate.json"  # thinkact ablate's default folder
+    if ablation_file.is_file():
+        ablation = json.loads(ablation_file.read_text(encoding="utf-8"))
+        plot = out / "ablation.png"
+        extra = ablation_html(ablation, plot if plot_ablation(ablation, plot) else None)
+    (out / "report.html").write_text(render_html(run_dir, table, plots, samples, results, source, extra),
                                      encoding="utf-8")
     return out

@@ -126,6 +126,9 @@ class RewardSettings(_Strict):
     logged; `weights` are normalised there so the best action scores 1."""
 
     weights: RewardWeights = Field(default_factory=RewardWeights)
+    # "binary": 1 for a fully right action in a valid format, else 0 (rewards.binary_reward;
+    # the weights then only shape what is logged, not what is learned)
+    kind: Literal["composite", "binary"] = "composite"
     answer_method: Literal["f1", "rougeL", "embedding"] = "f1"
     budget: PositiveInt = 64  # reasoning words with full efficiency credit
 

@@ -47,7 +47,8 @@ def reward_funcs(settings: GRPOSettings) -> tuple[list[Callable], list[float]]:
 
     r = settings.reward
     funcs, weights = make_trl_reward_funcs(r.weights, think="required" if settings.think else "off",
-                                           answer_method=r.answer_method, budget=r.budget)
+                                           answer_method=r.answer_method, budget=r.budget,
+                                           binary=r.kind == "binary")
     return [LogReasoningLength(funcs[0]), *funcs[1:]], list(weights)
 
 

@@ -164,8 +164,9 @@ def eval_subset(samples: list[TurnSample], n: int | None, seed: int) -> list[Tur
 
 
 def evaluate_stage(cfg: PipelineConfig, stage: str, model_path: str, splits: dict[str, list[TurnSample]],
-                   out: Path, chat_template: str | None = None) -> None:
-    """Evaluate one model on every split it has not been evaluated on yet."""
+                   out: Path, chat_template: str | None = None, think: str | None = None) -> None:
+    """Evaluate one model on every split it has not been evaluated on yet, into
+    out/eval/<stage>/<split>/; `think`: the think rule it is scored with (default: the stage's)."""
     from thinkact.evaluate.runner import SCORES, evaluate_model
     from thinkact.train.models import load_model_and_tokenizer
 
@@ -180,7 +181,7 @@ def evaluate_stage(cfg: PipelineConfig, stage: str, model_path: str, splits: dic
         tmp = out / ".tmp" / stage / split  # outside eval/: only finished results appear there
         shutil.rmtree(tmp, ignore_errors=True)
         start = time.perf_counter()
-        evaluate_model(model, splits[split], out_dir=tmp, tokenizer=tok, think=THINK[stage],
+        evaluate_model(model, splits[split], out_dir=tmp, tokenizer=tok, think=think or THINK[stage],
                        batch_size=cfg.eval.batch_size, max_new_tokens=cfg.eval.max_new_tokens,
                        weights=r.weights, answer_method=r.answer_method, budget=r.budget)
         shutil.rmtree(final, ignore_errors=True)
