@@ -27,8 +27,8 @@ import torch
 
 import thinkact
 from thinkact.evaluate.generation import HFGenerator
+from thinkact.models import load_for_inference
 from thinkact.schema import read_turns
-from thinkact.train.models import load_model_and_tokenizer
 
 QUICKSTART = Path(thinkact.__file__).parent / "assets" / "quickstart-base"
 
@@ -57,8 +57,7 @@ def main() -> None:
         step = len(turns) // args.n
         turns = turns[::step][:args.n]
     template = None if args.chat_template == "none" else args.chat_template
-    model, tok = load_model_and_tokenizer(args.model, template)
-    model.eval()
+    model, tok = load_for_inference(args.model, template)
     gen = HFGenerator(model, tok, batch_size=args.batch_size, max_new_tokens=args.max_new_tokens)
     start = time.perf_counter()
     outputs = gen.generate(turns)

@@ -25,7 +25,8 @@ from pathlib import Path
 import torch
 
 from thinkact.chat import build_prompt
-from thinkact.evaluate.generation import HFGenerator, cut_at_stop, load_model, stop_token_ids
+from thinkact.evaluate.generation import HFGenerator, cut_at_stop, stop_token_ids
+from thinkact.models import load_for_inference
 from thinkact.schema import Message, Target, ToolCall, TurnSample, read_turns
 
 
@@ -134,7 +135,7 @@ def main() -> None:
         model_name = model_dir or "random model shaped like the quickstart model"
         if model_dir is None:
             model_dir = random_quickstart_like(Path(tmp), samples)
-        model, tok = load_model(model_dir)
+        model, tok = load_for_inference(str(model_dir))
 
     n_params = sum(p.numel() for p in model.parameters())
     new = args.max_new_tokens

@@ -126,7 +126,7 @@ def child(args) -> None:
 
     torch.set_num_threads(args.threads)
     from thinkact.train.config import load_pipeline_config
-    from thinkact.train.models import read_chat_template, resolve_model
+    from thinkact.models import read_chat_template, resolve_model
 
     preset = load_pipeline_config(preset="quickstart")
     g = preset.grpo.model_copy(update={"seed": args.seed, "max_prompt_length": None,

@@ -31,7 +31,7 @@ from unittest import mock
 from transformers import TrainerCallback
 
 from thinkact.train.config import GRPOSettings, SFTSettings, StageConfig, load_pipeline_config
-from thinkact.train.models import read_chat_template, resolve_model
+from thinkact.models import read_chat_template, resolve_model
 from thinkact.train.stage import train_stage
 
 HERE = Path(__file__).resolve().parent

@@ -54,7 +54,7 @@ def tiny_tokenizer():
 def tiny_model_dir(tmp_path_factory, tiny_tokenizer):
     """An HF folder: a tiny random Qwen3 (hidden 64, 2 layers) and a small ChatML tokenizer whose
     grammar tags are added tokens that are not special."""
-    from thinkact.train.models import build_tiny_model
+    from thinkact.models import build_tiny_model
 
     return build_tiny_model(tmp_path_factory.mktemp("tiny") / "model", tiny_tokenizer)
 

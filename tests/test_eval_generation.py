@@ -10,8 +10,9 @@ import pytest
 from thinkact import grammar
 from thinkact.chat import build_prompt
 from thinkact.evaluate.generation import (HFGenerator, OpenAIGenerator, decode_completion,
-                                          load_model, make_generator, message_to_grammar,
-                                          openai_messages, shared_prefix)
+                                          make_generator, message_to_grammar, openai_messages,
+                                          shared_prefix)
+from thinkact.models import load_for_inference
 from thinkact.schema import Message, Target, ToolCall, TurnSample
 
 TOOLS = [{"name": "get_order", "description": "Look up an order.",
@@ -61,7 +62,7 @@ def peaked_model_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def tiny(peaked_model_dir):
-    return load_model(peaked_model_dir)
+    return load_for_inference(str(peaked_model_dir))
 
 
 @pytest.mark.slow
@@ -104,6 +105,23 @@ def test_rows_that_differ_only_in_their_last_token(tiny):
                              max_new_tokens=8, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
         plain.append(decode_completion(tok, out[0, ids.shape[1]:].tolist(), [tok.eos_token_id]))
     assert HFGenerator(model, tok, batch_size=3, max_new_tokens=8).generate_prompts(prompts) == plain
+
+
+@pytest.mark.slow
+def test_the_kv_cache_goes_by_the_installed_transformers_name(tiny, recwarn):
+    """A model whose forward hides its keywords (a PEFT wrapper) still gets its KV cache under
+    the name the installed transformers takes: the same outputs, no deprecation warning."""
+    import copy
+
+    from peft import LoraConfig, get_peft_model
+
+    model, tok = tiny
+    samples = make_samples(5)
+    plain = HFGenerator(model, tok, batch_size=4, max_new_tokens=8).generate(samples)
+    # a fresh LoRA adapter adds zero, so the wrapped model decodes exactly as the plain one
+    wrapped = get_peft_model(copy.deepcopy(model), LoraConfig(r=2, target_modules="all-linear", task_type="CAUSAL_LM"))
+    assert HFGenerator(wrapped, tok, batch_size=4, max_new_tokens=8).generate(samples) == plain
+    assert not [w for w in recwarn if "past_key_values" in str(w.message)]
 
 
 def test_shared_prefix():

@@ -48,6 +48,30 @@ def test_cli_eval_then_score_reproduces(tiny_model_dir, tmp_path):
     assert json.loads(rescored.read_text()) == results
 
 
+def test_cli_eval_generates_where_models_run(tiny_model_dir, tmp_path, monkeypatch):
+    """`thinkact eval` loads through thinkact.models, onto the device its rule picks."""
+    from thinkact import models
+    from thinkact.evaluate import generation
+
+    devices = []
+
+    class Recorder:
+        def __init__(self, model, tokenizer, **kwargs):
+            devices.append(next(model.parameters()).device.type)
+
+        def generate(self, samples, advance=None):
+            return [""] * len(samples)
+
+    monkeypatch.setattr(models, "device", lambda: "meta")
+    monkeypatch.setattr(generation, "HFGenerator", Recorder)
+    data = tmp_path / "turns.jsonl"
+    write_jsonl(data, make_samples(3))
+    r = runner.invoke(app, ["eval", "--model", str(tiny_model_dir), "--data", str(data),
+                            "--out", str(tmp_path / "s.json")])
+    assert r.exit_code == 0, r.output
+    assert devices == ["meta"]
+
+
 def test_cli_eval_bad_data_is_a_clear_error(tmp_path):
     data = tmp_path / "turns.jsonl"
     data.write_text('{"id": "x"}\n')

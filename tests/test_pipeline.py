@@ -81,6 +81,28 @@ def test_changed_config_is_refused(tmp_path):
         run_pipeline(cfg, tmp_path / "other")
 
 
+def test_stage_evaluation_runs_where_models_run(tmp_path, tiny_model_dir, monkeypatch):
+    """Each stage's model is evaluated on the device thinkact.models' rule picks."""
+    from conftest import make_samples
+
+    from thinkact import models
+    from thinkact.evaluate import runner
+    from thinkact.train.config import PipelineConfig
+    from thinkact.train.pipeline import evaluate_stage
+
+    devices = []
+
+    def evaluate_model(model, samples, *, out_dir, **kwargs):
+        devices.append(next(model.parameters()).device.type)
+        out_dir.mkdir(parents=True)
+        (out_dir / runner.SCORES).write_text("{}")
+
+    monkeypatch.setattr(models, "device", lambda: "meta")
+    monkeypatch.setattr(runner, "evaluate_model", evaluate_model)
+    evaluate_stage(PipelineConfig(), "sft", str(tiny_model_dir), {"test": make_samples(2)}, tmp_path)
+    assert devices == ["meta"] and (tmp_path / "eval" / "sft" / "test" / runner.SCORES).is_file()
+
+
 def test_paper_preset_dry_run(tmp_path):
     """The paper preset's settings, run with a tiny local model and the bundled data."""
     out = tmp_path / "paper"

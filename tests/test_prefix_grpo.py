@@ -26,7 +26,7 @@ def peaked_dir(tmp_path_factory, tiny_tokenizer):
     outputs depend on the prompt (small weights decode every prompt alike)."""
     from transformers import Qwen3Config, Qwen3ForCausalLM
 
-    from thinkact.train.models import save_model
+    from thinkact.models import save_model
 
     tok = tiny_tokenizer
     torch.manual_seed(0)
@@ -44,7 +44,7 @@ def length_reward(completions, **kwargs):
 def make_trainer(model_dir, tmp_path, g: int, cls=SharedPrefixGRPOTrainer, peft_config=None, **overrides):
     from datasets import Dataset
 
-    from thinkact.train.models import load_model_and_tokenizer
+    from thinkact.models import load_model_and_tokenizer
 
     torch.manual_seed(0)
     model, tok = load_model_and_tokenizer(str(model_dir))

@@ -4,8 +4,9 @@ import pytest
 import yaml
 
 from thinkact.schema import DataError
-from thinkact.train.config import (GRPOSettings, PipelineConfig, StageConfig, dump_config, load_pipeline_config,
-                                   load_stage_config, preset_names, stage_config, trainer_kwargs)
+from thinkact.train.config import (GRPOSettings, PipelineConfig, SFTSettings, StageConfig, dump_config,
+                                   load_pipeline_config, load_stage_config, preset_names, stage_config,
+                                   trainer_kwargs, warmup_kwargs)
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
@@ -100,6 +101,31 @@ def test_cpu_gets_no_bf16_and_no_checkpointing(monkeypatch):
     assert kw["bf16"] is True and kw.get("activation_checkpointing", kw.get("gradient_checkpointing")) is True
     kw = trainer_kwargs(GRPOSettings(bf16=False, gradient_checkpointing=False), "out")
     assert kw["bf16"] is False
+
+
+def test_warmup_share_is_that_share_of_the_steps(tmp_path):
+    from transformers import TrainingArguments
+
+    def warmup_steps(warmup: float, total: int) -> int:
+        return TrainingArguments(**trainer_kwargs(SFTSettings(warmup=warmup), tmp_path)).get_warmup_steps(total)
+
+    assert warmup_steps(0.05, 200) == 10 and warmup_steps(0.05, 30) == 2  # a share rounds up
+    assert warmup_steps(3, 200) == 3 and warmup_steps(0, 200) == 0  # >= 1: that many steps
+
+
+def test_warmup_share_goes_to_warmup_ratio_where_warmup_steps_counts_steps(monkeypatch):
+    from dataclasses import dataclass
+
+    import transformers
+
+    @dataclass
+    class TrainingArguments:  # transformers 4's fields
+        warmup_steps: int = 0
+        warmup_ratio: float = 0.0
+
+    monkeypatch.setattr(transformers, "TrainingArguments", TrainingArguments)
+    assert warmup_kwargs(0.05) == {"warmup_ratio": 0.05}
+    assert warmup_kwargs(3) == {"warmup_steps": 3}
 
 
 def test_missing_reporting_package_is_named_before_training(monkeypatch):

@@ -1,9 +1,11 @@
+from pathlib import Path
+
 import pytest
 
 from thinkact.chat import build_prompt
 from thinkact.grammar import render_call
+from thinkact.models import load_tokenizer, read_chat_template, resolve_model
 from thinkact.schema import DataError
-from thinkact.train.models import load_tokenizer, read_chat_template, resolve_model
 
 from conftest import make_samples
 
@@ -39,8 +41,9 @@ def test_compact_tool_list_changes_only_the_tool_list(tiny_model_dir):
     assert render_call(sample.context[1].tool_calls[0]) in short
 
 
-def test_tokenizer_gets_grammar_tags_as_plain_added_tokens(tmp_path, tiny_tokenizer):
+def test_tokenizer_gets_grammar_tags_as_plain_added_tokens(tmp_path, tiny_tokenizer, tiny_model_dir):
     import json
+    import shutil
 
     from tokenizers import Tokenizer
     from transformers import PreTrainedTokenizerFast
@@ -51,8 +54,44 @@ def test_tokenizer_gets_grammar_tags_as_plain_added_tokens(tmp_path, tiny_tokeni
     bare = PreTrainedTokenizerFast(tokenizer_object=Tokenizer.from_str(json.dumps(spec)), eos_token="<|im_end|>",
                                    pad_token="<|endoftext|>", chat_template=tiny_tokenizer.chat_template)
     assert "<tool_call>" not in bare.get_vocab()
-    bare.save_pretrained(tmp_path)
-    tok = load_tokenizer(str(tmp_path))
+    shutil.copytree(tiny_model_dir, tmp_path / "model")  # a model whose tokenizer lacks the tags
+    bare.save_pretrained(tmp_path / "model")
+    tok = load_tokenizer(str(tmp_path / "model"))
     ids = tok("<tool_call>\n{}\n</tool_call>", add_special_tokens=False)["input_ids"]
     assert tok.convert_tokens_to_ids("<tool_call>") in ids
     assert tok.decode(ids, skip_special_tokens=True).startswith("<tool_call>")
+
+
+def test_model_names_resolve_to_presets_folders_or_hub_ids(tmp_path, tiny_model_dir):
+    assert (Path(resolve_model("quickstart")) / "config.json").is_file()
+    assert resolve_model(str(tiny_model_dir)) == str(tiny_model_dir)
+    assert resolve_model("Qwen/Qwen3-0.6B") == "Qwen/Qwen3-0.6B"  # not a local path: a hub id
+    with pytest.raises(DataError, match="no such folder: runs/q/stages/sft/model"):
+        resolve_model("runs/q/stages/sft/model")  # cannot be a hub id
+    with pytest.raises(DataError, match="not a model folder"):
+        resolve_model(str(tmp_path))
+
+
+@pytest.mark.parametrize("wrong", ["missing", "not a model"])
+def test_a_wrong_model_is_one_line_from_each_command(wrong, tmp_path, turn_files):
+    import yaml
+    from typer.testing import CliRunner
+
+    from thinkact.cli import app
+
+    folder = tmp_path / "runs" / "sft"
+    if wrong == "missing":
+        expected = f"error: no such folder: {folder}"
+    else:
+        folder.mkdir(parents=True)
+        (folder / "train_log.jsonl").write_text("")
+        expected = f"error: not a model folder (no config.json): {folder}"
+    config = tmp_path / "sft.yaml"
+    config.write_text(yaml.safe_dump({"stage": "sft", "model": str(folder), "data": str(turn_files["train"]),
+                                      "out": str(tmp_path / "stage"), "train": {"max_steps": 1}}))
+    eval_args = ["--data", str(turn_files["train"]), "--out", str(tmp_path / "s.json")]
+    for args in (["eval", "--model", str(folder), *eval_args],
+                 ["train", "sft", "--config", str(config)],
+                 ["probe", "--model", str(folder)]):
+        r = CliRunner().invoke(app, args)
+        assert r.exit_code == 1 and r.output.strip().splitlines() == [expected], (args, r.output)

@@ -7,11 +7,11 @@ import yaml
 from transformers import TrainerCallback
 
 from thinkact.chat import build_completion
+from thinkact.models import load_model_and_tokenizer, load_tokenizer
 from thinkact.schema import DataError, read_turns
-from thinkact.train.config import ColdstartSettings, GRPOSettings, SFTSettings, StageConfig
+from thinkact.train.config import ColdstartSettings, GRPOSettings, LoraSettings, SFTSettings, StageConfig
 from thinkact.train.datasets import grpo_dataset, sft_dataset
 from thinkact.train.grpo import reward_funcs
-from thinkact.train.models import load_model_and_tokenizer, load_tokenizer
 from thinkact.train.stage import last_checkpoint, train_stage
 
 from conftest import make_samples
@@ -360,3 +360,57 @@ def test_replay_learns_actions_after_the_models_own_reasoning(tmp_path, turn_fil
     assert rows[right.id]["completion"].startswith("<think>\nKnown: order W1000.\n</think>")
     assert rows[wrong.id]["prompt"].endswith("<think>\nKnown: nothing yet.\n</think>\n\n")
     assert not rows[wrong.id]["completion"].startswith("<think>")
+
+
+def length_reward(completions, **kwargs):
+    """Rewards that differ within a group (a random model's completions score alike on the
+    composite reward, which leaves GRPO nothing to learn from)."""
+    return [float(len(c)) for c in completions]
+
+
+LORA = LoraSettings(r=4, alpha=8, dropout=0.0)
+LORA_STAGES = {
+    "sft": SFTSettings(max_steps=2, batch_size=4, learning_rate=1e-2, lora=LORA),
+    # the replay's first pass trains with the stage's settings too, LoRA included
+    "coldstart": ColdstartSettings(max_steps=2, batch_size=4, learning_rate=1e-2, lora=LORA, replay=2,
+                                   replay_tokens=8),
+    "grpo": GRPOSettings(max_steps=2, batch_size=4, num_generations=4, max_completion_length=8,
+                         learning_rate=1e-2, lora=LORA),
+}
+
+
+@pytest.mark.parametrize("stage", list(LORA_STAGES))
+def test_lora_stage_saves_a_plain_merged_model(stage, tmp_path, tiny_model_dir, turn_files, monkeypatch, recwarn):
+    import torch
+    from safetensors.torch import load_file
+    from transformers import AutoModelForCausalLM
+
+    from thinkact.evaluate.runner import evaluate_model
+
+    if stage == "grpo":
+        monkeypatch.setattr("thinkact.train.grpo.reward_funcs", lambda settings: ([length_reward], [1.0]))
+    data = turn_files["coldstart" if stage == "coldstart" else "train"]
+    model_dir = train_stage(StageConfig(stage=stage, model=str(tiny_model_dir), data=str(data),
+                                        mix_data=str(turn_files["train"]), out=str(tmp_path / stage),
+                                        train=LORA_STAGES[stage]))
+    assert not [w for w in recwarn if "shared-prefix" in str(w.message)]  # LoRA keeps GRPO's fast path
+    if stage == "coldstart":
+        from thinkact.train.sft import REPLAY
+
+        assert len(read_turns(tmp_path / stage / REPLAY)) == 2  # written after the LoRA first pass
+
+    # a plain model folder: no adapter files, no LoRA weights, loaded by transformers alone
+    assert not list(model_dir.glob("adapter_*"))
+    weights = load_file(model_dir / "model.safetensors")
+    assert not [k for k in weights if "lora" in k or "base_layer" in k]
+    model, info = AutoModelForCausalLM.from_pretrained(model_dir, output_loading_info=True)
+    assert not info["missing_keys"] and not info["unexpected_keys"]
+
+    # the adapter is in the weights: the projections LoRA targets changed, nothing else did
+    base = AutoModelForCausalLM.from_pretrained(tiny_model_dir).state_dict()
+    changed = {k for k, v in model.state_dict().items() if not torch.equal(v, base[k])}
+    assert changed and all(k.endswith("_proj.weight") for k in changed)
+
+    scores = evaluate_model(str(model_dir), make_samples(4), out_dir=tmp_path / "eval", batch_size=4,
+                            max_new_tokens=8)
+    assert scores["metrics"]["n_samples"] == 4

@@ -119,18 +119,20 @@ def pretrain(out: str = typer.Option(..., "--out", help="Folder for the tokenize
 
 
 @app.command()
-def probe(model: str = typer.Option(None, "--model", help="Model folder (default: the shipped quickstart base)."),
+def probe(model: str = typer.Option("quickstart", "--model", help="Model folder or preset name (default: the "
+                                   "shipped quickstart base)."),
           n: int = typer.Option(200, help="Number of probe contexts."),
           seed: int = typer.Option(0, help="Seed of the probe identifiers and filler.")) -> None:
     """Copy probe: share of unseen identifiers a model copies exactly from earlier context."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    from thinkact.pretrain import QUICKSTART_MODEL_DIR
+    from thinkact.models import load_for_inference
     from thinkact.pretrain.probe import copy_probe
+    from thinkact.schema import DataError
 
-    path = model or str(QUICKSTART_MODEL_DIR)
-    score = copy_probe(AutoModelForCausalLM.from_pretrained(path), AutoTokenizer.from_pretrained(path),
-                       n=n, seed=seed)
+    try:
+        loaded, tok = load_for_inference(model)
+    except DataError as exc:
+        _fail(exc)
+    score = copy_probe(loaded, tok, n=n, seed=seed)
     typer.echo(f"copy probe: {score:.3f} ({n} contexts, seed {seed})")
 
 

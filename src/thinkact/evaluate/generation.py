@@ -27,29 +27,10 @@ from typing import Any, Callable
 
 from thinkact.chat import build_prompt, chat_tools
 from thinkact.grammar import CALL_CLOSE, CALL_OPEN, THINK_CLOSE, THINK_OPEN, render_call
+from thinkact.models import load_for_inference, resolve_model
 from thinkact.schema import ToolCall, TurnSample
 
 Advance = Callable[[int], None] | None
-
-
-def load_model(path: str | Path, tokenizer: Any = None) -> tuple[Any, Any]:
-    """A model folder (or hub id, or preset name the training code knows) as a causal LM in
-    eval mode (fp32 on CPU, on the GPU when there is one), plus its tokenizer."""
-    try:  # the training code's loader knows about adapters and presets
-        from thinkact.train.models import load_model_and_tokenizer
-    except ImportError:
-        load_model_and_tokenizer = None
-    import torch
-    if load_model_and_tokenizer is not None:
-        model, tok = load_model_and_tokenizer(str(path))
-    else:
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-        model = AutoModelForCausalLM.from_pretrained(str(path), dtype=torch.float32)
-        tok = AutoTokenizer.from_pretrained(str(path))
-    if torch.cuda.is_available():
-        model.to("cuda")
-    model.eval()
-    return model, tokenizer if tokenizer is not None else tok
 
 
 def stop_token_ids(tokenizer: Any, model: Any = None) -> list[int]:
@@ -79,19 +60,20 @@ def decode_completion(tokenizer: Any, ids: list[int], stops: list[int]) -> str:
 
 
 def _cache_kwarg() -> str:
-    """The keyword models and `generate` take a KV cache by: `cache` since transformers 5.24
-    (`past_key_values` still works there, with a deprecation warning), `past_key_values` before."""
-    from transformers.modeling_outputs import CausalLMOutputWithPast
+    """The keyword models and `generate` take a KV cache by: `cache` since transformers 5.24,
+    `past_key_values` before (5.24 still takes it, with a deprecation warning)."""
+    import transformers
+    from packaging.version import Version
 
-    return "cache" if "cache" in getattr(CausalLMOutputWithPast, "__dataclass_fields__", {}) else "past_key_values"
+    return "cache" if Version(transformers.__version__).release >= (5, 24) else "past_key_values"
 
 
 CACHE_KWARG = _cache_kwarg()
 
 
 def output_cache(out: Any) -> Any:
-    """The KV cache a model returned (under either name)."""
-    return out[CACHE_KWARG] if CACHE_KWARG in out else out.get("past_key_values")
+    """The KV cache a model returned."""
+    return out[CACHE_KWARG]
 
 
 def cache_layers(cache: Any) -> list[tuple[Any, Any]]:
@@ -312,12 +294,6 @@ def _last_logits_only(model: Any) -> dict[str, int]:
     return {"logits_to_keep": 1} if "logits_to_keep" in _forward_params(model) else {}
 
 
-def _cache_keyword(model: Any) -> str:
-    """The forward keyword for the KV cache: `cache` in recent transformers, `past_key_values`
-    before (and for wrappers whose forward takes **kwargs)."""
-    return "cache" if "cache" in _forward_params(model) else "past_key_values"
-
-
 def _keep_rows(cache: Any, keep: Any) -> bool:
     """Drop the rows of a static cache where `keep` (a bool per row) is False, layer by layer;
     False (and nothing changed) for a cache whose layers are not laid out that way."""
@@ -351,7 +327,6 @@ def greedy_decode(model: Any, ids: Any, mask: Any, positions: Any, cache: Any, *
     import torch
 
     batch = ids.shape[0]
-    cache_key = _cache_keyword(model)
     tokens: list[list[int]] = [[] for _ in range(batch)]
     live = list(range(batch))  # original row of each row of the current batch
     ended = torch.zeros(batch, dtype=torch.bool, device=ids.device)
@@ -359,7 +334,7 @@ def greedy_decode(model: Any, ids: Any, mask: Any, positions: Any, cache: Any, *
     step_ids, step_pos = ids[:, -1:], positions[:, -1:]
     for step in range(max_new_tokens):
         logits = model(input_ids=step_ids, attention_mask=mask, position_ids=step_pos, use_cache=True,
-                       **{cache_key: cache}).logits
+                       **{CACHE_KWARG: cache}).logits
         nxt = logits[:, -1].to(dtype=torch.float32).argmax(dim=-1)
         ended = ended | torch.isin(nxt, stop_ids)
         for r, (row, tok, done) in enumerate(zip(live, nxt.tolist(), ended.tolist())):
@@ -669,11 +644,12 @@ def make_generator(backend: str, model: Any, *, tokenizer: Any = None, endpoint:
         return OpenAIGenerator(endpoint, str(model), max_new_tokens=max_new_tokens,
                                concurrency=batch_size)
     if backend == "vllm":
-        return VLLMGenerator(model, tokenizer=tokenizer, max_new_tokens=max_new_tokens)
+        return VLLMGenerator(resolve_model(str(model)), tokenizer=tokenizer, max_new_tokens=max_new_tokens)
     if backend != "hf":
         raise ValueError(f"unknown back-end '{backend}' (hf, vllm or openai)")
     if isinstance(model, (str, Path)):
-        model, tokenizer = load_model(model, tokenizer)
+        model, loaded = load_for_inference(str(model))
+        tokenizer = tokenizer if tokenizer is not None else loaded
     elif tokenizer is None:
         raise ValueError("a loaded model needs its tokenizer")
     return HFGenerator(model, tokenizer, batch_size=batch_size, max_new_tokens=max_new_tokens)

@@ -384,7 +384,7 @@ def plot_ablation(ablation: dict[str, Any], path: Path) -> bool:
 
 
 def ablation_html(ablation: dict[str, Any], plot: Path | None) -> str:
-    from thinkact.train.ablate import ablation_markdown
+    from thinkact.evaluate.results import ablation_markdown
 
     lines = [l for l in ablation_markdown(ablation).splitlines() if l.startswith("|")]
     cells = [[c.strip() for c in l.strip("|").split("|")] for l in lines]

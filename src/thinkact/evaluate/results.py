@@ -24,6 +24,8 @@ COMPARE = (("grpo", "sft"), ("coldstart", "sft"))
 # Stages whose model does not depend on the training seed: evaluated once in a multi-seed run.
 SEED_FREE = ("vanilla",)
 RECORD_KEYS = ("conversation_id", "kind", "decision_correct", "format_valid", "reasoning_words")
+# An ablation's (thinkact.train.ablate) rows for the run it starts from; no variant takes these names.
+REFERENCES = {"sft": "run/sft", "grpo": "run/grpo"}
 
 
 def _order(names, preferred) -> list[str]:
@@ -169,3 +171,42 @@ def comparison_line(c: dict[str, Any]) -> str:
     return (f"{names.get(c['a'], c['a'])} vs {names.get(c['b'], c['b'])}, {metric} on {c['split']}: {value} "
             f"(paired bootstrap over {n.get('conversations', '?')} conversations, {n.get('turns', '?')} turns, "
             f"{seeds} seed{'s' if seeds != 1 else ''})")
+
+
+def _pct(c: dict[str, Any] | None) -> str:
+    if not c or c.get("difference") is None:
+        return "–"
+    ci = c.get("difference_ci")
+    sig = " *" if ci and (ci[0] > 0 or ci[1] < 0) else ""
+    return (f"{100 * c['difference']:+.1f} [{100 * ci[0]:+.1f}, {100 * ci[1]:+.1f}]{sig}" if ci
+            else f"{100 * c['difference']:+.1f}")
+
+
+def ablation_markdown(results: dict[str, Any]) -> str:
+    """The table: one line per row, per split turn accuracy with its interval and the paired
+    difference (points of accuracy) against the run's GRPO; * where the interval excludes 0."""
+    splits = [s for s in ("test", "ood") if any(r["split"] == s for r in results["rows"])]
+    by = {(r["variant"], r["split"]): r for r in results["rows"]}
+    comp = {(c["a"], c["b"], c["split"]): c for c in results["comparisons"]}
+    names = [n for n in (REFERENCES["sft"], REFERENCES["grpo"], *results["variants"]) if any(
+        (n, s) in by for s in splits)]
+    head = "| variant | what changes |" + "".join(f" {s} turn acc. | {s} vs run GRPO (points) |" for s in splits)
+    lines = [head, "|---|---|" + "---:|---:|" * len(splits)]
+    for n in names:
+        desc = results["variants"].get(n, {}).get("description") or {
+            REFERENCES["sft"]: "the run's base SFT", REFERENCES["grpo"]: "the run's GRPO"}.get(n, "")
+        cells = []
+        for s in splits:
+            r = by.get((n, s))
+            cells.append(fmt_interval(r["metrics"].get("turn_accuracy"), r["intervals"].get("turn_accuracy"))
+                         if r else "–")
+            cells.append(_pct(comp.get((n, REFERENCES["grpo"], s))) if n in results["variants"] else "")
+        lines.append(f"| {n} | {desc} | " + " | ".join(cells) + " |")
+    sizes = {s: by[(names[0], s)]["n"] for s in splits if names and (names[0], s) in by}
+    boot = results.get("bootstrap") or {}
+    note = ("\nTurn accuracy with its 95% bootstrap interval over conversations "
+            f"({boot.get('resamples', '?')} resamples); the difference to the run's GRPO in points of "
+            "turn accuracy, paired over the same conversations; * where its interval excludes 0. "
+            + "; ".join(f"{s}: {n['turns']} turns in {n['conversations']} conversations" for s, n in sizes.items())
+            + ".\n")
+    return "\n".join(lines) + "\n" + note

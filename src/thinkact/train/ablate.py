@@ -35,14 +35,13 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from rich.console import Console
 
+from thinkact.evaluate.results import REFERENCES, ablation_markdown
 from thinkact.rewards import COMPONENTS
 from thinkact.schema import DataError, read_turns
 from thinkact.train.config import (GRPOSettings, PipelineConfig, StageConfig, _validation_error,
                                    merge_config)
 from thinkact.train.pipeline import eval_subset, evaluate_stage, open_run, write_atomic
 
-# The run's own rows the variants are compared with; their names cannot be variant names.
-REFERENCES = {"sft": "run/sft", "grpo": "run/grpo"}
 DEFAULT_VARIANTS = ("full", "no-format", "no-decision", "no-tool", "no-answer", "no-efficiency",
                     "tool-x2", "answer-x2", "binary", "no-think", "no-coldstart")
 
@@ -222,44 +221,3 @@ def ablation_results(run: Path, out: Path, variants: list[Variant], *, seed: int
     return {"run": str(run), "variants": {v.name: {"description": v.description, "start": v.start}
                                           for v in variants},
             "rows": rows, "comparisons": agg["comparisons"], "bootstrap": agg["bootstrap"]}
-
-
-def _pct(c: dict[str, Any] | None) -> str:
-    if not c or c.get("difference") is None:
-        return "–"
-    ci = c.get("difference_ci")
-    sig = " *" if ci and (ci[0] > 0 or ci[1] < 0) else ""
-    return (f"{100 * c['difference']:+.1f} [{100 * ci[0]:+.1f}, {100 * ci[1]:+.1f}]{sig}" if ci
-            else f"{100 * c['difference']:+.1f}")
-
-
-def ablation_markdown(results: dict[str, Any]) -> str:
-    """The table: one line per row, per split turn accuracy with its interval and the paired
-    difference (points of accuracy) against the run's GRPO; * where the interval excludes 0."""
-    from thinkact.evaluate.results import fmt_interval
-
-    splits = [s for s in ("test", "ood") if any(r["split"] == s for r in results["rows"])]
-    by = {(r["variant"], r["split"]): r for r in results["rows"]}
-    comp = {(c["a"], c["b"], c["split"]): c for c in results["comparisons"]}
-    names = [n for n in (REFERENCES["sft"], REFERENCES["grpo"], *results["variants"]) if any(
-        (n, s) in by for s in splits)]
-    head = "| variant | what changes |" + "".join(f" {s} turn acc. | {s} vs run GRPO (points) |" for s in splits)
-    lines = [head, "|---|---|" + "---:|---:|" * len(splits)]
-    for n in names:
-        desc = results["variants"].get(n, {}).get("description") or {
-            REFERENCES["sft"]: "the run's base SFT", REFERENCES["grpo"]: "the run's GRPO"}.get(n, "")
-        cells = []
-        for s in splits:
-            r = by.get((n, s))
-            cells.append(fmt_interval(r["metrics"].get("turn_accuracy"), r["intervals"].get("turn_accuracy"))
-                         if r else "–")
-            cells.append(_pct(comp.get((n, REFERENCES["grpo"], s))) if n in results["variants"] else "")
-        lines.append(f"| {n} | {desc} | " + " | ".join(cells) + " |")
-    sizes = {s: by[(names[0], s)]["n"] for s in splits if names and (names[0], s) in by}
-    boot = results.get("bootstrap") or {}
-    note = ("\nTurn accuracy with its 95% bootstrap interval over conversations "
-            f"({boot.get('resamples', '?')} resamples); the difference to the run's GRPO in points of "
-            "turn accuracy, paired over the same conversations; * where its interval excludes 0. "
-            + "; ".join(f"{s}: {n['turns']} turns in {n['conversations']} conversations" for s, n in sizes.items())
-            + ".\n")
-    return "\n".join(lines) + "\n" + note

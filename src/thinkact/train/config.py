@@ -458,9 +458,9 @@ def stage_config(pipeline: PipelineConfig, stage: str, *, model: str, data: str,
 
 
 def on_gpu() -> bool:
-    import torch
+    from thinkact.models import device
 
-    return torch.cuda.is_available()
+    return device() == "cuda"
 
 
 def _check_report_to(report_to: list[str]) -> None:
@@ -472,6 +472,21 @@ def _check_report_to(report_to: list[str]) -> None:
     if missing:
         raise DataError(f"train.report_to needs {', '.join(missing)}: pip install {' '.join(missing)}, "
                         "or leave it out of report_to", field="train.report_to")
+
+
+def warmup_kwargs(warmup: float) -> dict[str, Any]:
+    """`warmup` (< 1: a share of the steps; >= 1: a number of steps) as the installed
+    TrainingArguments reads it. transformers 5 takes a share as a float `warmup_steps`;
+    transformers 4 counts `warmup_steps` in steps (0.05 would be 0.05 steps) and takes a share
+    as `warmup_ratio`."""
+    from transformers import TrainingArguments
+
+    if warmup >= 1:
+        return {"warmup_steps": int(warmup)}
+    steps = next(f for f in dataclass_fields(TrainingArguments) if f.name == "warmup_steps")
+    if steps.type in (float, "float"):
+        return {"warmup_steps": warmup}
+    return {"warmup_ratio": warmup}
 
 
 def trainer_kwargs(settings: TrainSettings, output_dir: str | Path) -> dict[str, Any]:
@@ -495,7 +510,7 @@ def trainer_kwargs(settings: TrainSettings, output_dir: str | Path) -> dict[str,
         "per_device_train_batch_size": settings.batch_size,
         "gradient_accumulation_steps": settings.grad_accum,
         "lr_scheduler_type": settings.lr_scheduler,
-        "warmup_steps": settings.warmup if settings.warmup < 1 else int(settings.warmup),
+        **warmup_kwargs(settings.warmup),
         "weight_decay": settings.weight_decay,
         "max_grad_norm": settings.max_grad_norm,
         "logging_steps": settings.logging_steps,

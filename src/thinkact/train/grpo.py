@@ -15,11 +15,11 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from thinkact.grammar import parse
+from thinkact.models import load_model_and_tokenizer
 from thinkact.rewards import reasoning_words
 from thinkact.schema import read_turns
 from thinkact.train.config import GRPOSettings, StageConfig, on_gpu, trainer_kwargs
 from thinkact.train.datasets import grpo_dataset
-from thinkact.train.models import load_model_and_tokenizer
 from thinkact.train.sft import lora_config
 
 

@@ -168,13 +168,12 @@ def evaluate_stage(cfg: PipelineConfig, stage: str, model_path: str, splits: dic
     """Evaluate one model on every split it has not been evaluated on yet, into
     out/eval/<stage>/<split>/; `think`: the think rule it is scored with (default: the stage's)."""
     from thinkact.evaluate.runner import SCORES, evaluate_model
-    from thinkact.train.models import load_model_and_tokenizer
+    from thinkact.models import load_for_inference
 
     todo = [s for s in splits if not (out / "eval" / stage / s / SCORES).is_file()]
     if not todo:
         return
-    model, tok = load_model_and_tokenizer(model_path, chat_template)
-    model.eval()
+    model, tok = load_for_inference(model_path, chat_template)
     r = cfg.grpo.reward
     for split in todo:
         final = out / "eval" / stage / split
@@ -312,8 +311,8 @@ def dry_run_config(cfg: PipelineConfig, out: Path) -> PipelineConfig:
 
 def build_dry_run_model(out: Path, files: dict[str, Path]) -> None:
     """A tiny random Qwen3 with a tokenizer fitted to the run's own data."""
+    from thinkact.models import build_tiny_model
     from thinkact.pretrain.tokenizer import train_tokenizer
-    from thinkact.train.models import build_tiny_model
 
     if (out / DRY_RUN_MODEL / "config.json").is_file():
         return
@@ -349,7 +348,7 @@ def run_pipeline(cfg: PipelineConfig, out: str | Path, *, overwrite: bool = Fals
     with `seeds` runs once per seed (thinkact.train.seeds). `share_from`: a run folder of the
     same config but another training seed, whose data and vanilla evaluation are copied rather
     than redone."""
-    from thinkact.train.models import resolve_model
+    from thinkact.models import resolve_model
     from thinkact.train.stage import quiet_libraries, train_stage
 
     console = console or Console()

@@ -14,10 +14,10 @@ import random
 import re
 from typing import Any
 
+from thinkact.models import load_model_and_tokenizer, merged
 from thinkact.schema import DataError, TurnSample, read_turns
 from thinkact.train.config import StageConfig, trainer_kwargs
 from thinkact.train.datasets import sft_dataset
-from thinkact.train.models import load_model_and_tokenizer
 
 
 def lora_config(settings: Any) -> Any:
@@ -86,9 +86,11 @@ def replay_turns(cfg: StageConfig, reasoning_set: list[TurnSample]) -> list[Turn
         args = SFTConfig(**{**trainer_kwargs(s, tmp), "save_strategy": "no", "report_to": "none"},
                          max_length=s.max_length, completion_only_loss=True, packing=False,
                          dataset_num_proc=None)
-        first = SFTTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer)
+        first = SFTTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
+                           peft_config=lora_config(s))
         first.remove_callback(PrinterCallback)  # no per-step dicts on the console
         first.train()
+        model = merged(first.accelerator.unwrap_model(first.model))  # plain weights decode faster
     model.eval()
     outputs = HFGenerator(model, tokenizer, batch_size=32, max_new_tokens=s.replay_tokens).generate(pool)
     turns = []

