@@ -182,15 +182,19 @@ def eval_turns(
     data: Path = typer.Option(None, "--data", help="Turn samples (JSON lines)."),
     out: Path = typer.Option(None, "--out", "-o", help="Scores JSON; predictions.jsonl and gold.jsonl go beside it."),
     think: Literal["required", "optional", "off"] = typer.Option("optional", help="Think rule of the format reward."),
-    batch_size: int = typer.Option(16, help="Samples per generation batch (requests in flight for openai)."),
+    batch_size: int = typer.Option(16, help="Samples per generation batch (hf)."),
     max_new_tokens: int = typer.Option(256, help="Most tokens generated per action."),
     limit: int = typer.Option(None, help="Evaluate only the first N samples."),
     backend: Backend = typer.Option("hf", help="hf (transformers), vllm, or openai (an endpoint)."),
     endpoint: str = typer.Option(None, help="OpenAI-compatible base URL, e.g. http://localhost:8000/v1."),
+    concurrency: int = typer.Option(8, help="openai: requests in flight."),
+    timeout: float = typer.Option(300.0, help="openai: seconds to wait for one answer."),
+    attempts: int = typer.Option(5, help="openai: tries per sample (429, 5xx, timeouts and dropped connections are retried)."),
     threads: int = typer.Option(0, help="torch CPU threads (0: torch's default; 1 is often fastest on a busy machine)."),
 ) -> None:
     """Generate one action per turn sample and score it (`thinkact score` on the written
-    predictions gives the same numbers)."""
+    predictions gives the same numbers). With --backend openai, predictions are written as they
+    arrive and running the same command again resumes: only samples without one are asked for."""
     if ctx.invoked_subcommand is not None:
         return
     if not (model and data and out):
@@ -206,11 +210,16 @@ def eval_turns(
         samples = read_turns(data)[:limit] if limit else read_turns(data)
         result = evaluate_model(model, samples, out_dir=out.parent, results_path=out, think=think,
                                 batch_size=batch_size, max_new_tokens=max_new_tokens, backend=backend,
-                                endpoint=endpoint)
+                                endpoint=endpoint, concurrency=concurrency, timeout=timeout,
+                                attempts=attempts)
     except (DataError, OSError, ImportError, RuntimeError, ValueError) as exc:
         _fail(exc)
     Console(soft_wrap=True).print(metrics_table(result["metrics"], title=f"{model} on {data}"))
     typer.echo(f"scores -> {out}; predictions -> {out.parent / 'predictions.jsonl'}")
+    missing = result["metrics"]["n_missing_predictions"]
+    if missing:
+        typer.echo(f"{missing} samples have no prediction and were scored as empty outputs (why: "
+                   f"{out.parent / 'errors.jsonl'}); run the same command again to retry them")
 
 
 @eval_app.command("bfcl")

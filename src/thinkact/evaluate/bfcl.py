@@ -217,7 +217,8 @@ def run_bfcl(model: Any, categories: list[str], *, out: str | Path, tokenizer: A
     samples, ids = bfcl_samples(categories, limit)
     if generator is None:
         generator = make_generator(backend, model, tokenizer=tokenizer, endpoint=endpoint,
-                                   batch_size=batch_size, max_new_tokens=max_new_tokens)
+                                   batch_size=batch_size, max_new_tokens=max_new_tokens,
+                                   concurrency=batch_size)
     outputs = generate_all(generator, samples, "BFCL")
     write_jsonl(out.parent / "predictions.jsonl", ({"id": i, "output": o} for i, o in zip(ids, outputs)))
     result = score_bfcl(dict(zip(ids, outputs)), categories)
