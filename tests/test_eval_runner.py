@@ -100,3 +100,13 @@ def test_cli_eval_openai_backend(oracle, tmp_path):
     assert m["turn_accuracy"] == 1.0 and m["exact_call_accuracy"] == 1.0 and m["format_validity"] == 1.0
     preds = [json.loads(x) for x in (tmp_path / "predictions.jsonl").read_text().splitlines()]
     assert preds[0]["output"].startswith("<think>\nlook up W1000\n</think>")
+
+
+def test_a_failed_evaluation_leaves_no_folder(tmp_path):
+    class Broken:
+        def generate(self, samples, advance):
+            raise RuntimeError("the model fell over")
+
+    with pytest.raises(RuntimeError, match="fell over"):
+        evaluate_model("m", make_samples(2), out_dir=tmp_path / "ev", generator=Broken())
+    assert not (tmp_path / "ev").exists()

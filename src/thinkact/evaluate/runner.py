@@ -72,8 +72,7 @@ def evaluate_model(model_or_path: Any, samples: list[TurnSample], *, out_dir: st
 
     if not samples:
         raise ValueError("no turn samples to evaluate")
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = Path(out_dir)  # created once there are outputs: a failed start leaves no empty folder
     if generator is None:
         generator = make_generator(backend, model_or_path, tokenizer=tokenizer, endpoint=endpoint,
                                    batch_size=batch_size, max_new_tokens=max_new_tokens)
