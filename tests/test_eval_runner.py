@@ -277,3 +277,13 @@ def test_generate_raises_for_a_sample_without_an_answer(oracle):
     with pytest.raises(RuntimeError, match=r"sample 'c2#0': .*HTTP 500.*after 2 attempts"):
         gen.generate(samples)
     assert _Oracle.asked[order_id(samples[2])] == 2
+
+
+def test_a_failed_evaluation_leaves_no_folder(tmp_path):
+    class Broken:
+        def generate(self, samples, advance):
+            raise RuntimeError("the model fell over")
+
+    with pytest.raises(RuntimeError, match="fell over"):
+        evaluate_model("m", make_samples(2), out_dir=tmp_path / "ev", generator=Broken())
+    assert not (tmp_path / "ev").exists()

@@ -148,3 +148,16 @@ def test_gold_lines_read_as_before(files, tmp_path):
             list(iter_jsonl_records(path, TurnSample))
         assert str(fast.value) == str(slow.value) and fast.value.line == 3
         assert where is None or fast.value.field == where
+
+
+def test_empty_gold_or_predictions_name_the_file(files):
+    """An empty gold file used to make every prediction 'not a sample of the gold file', and an
+    empty prediction file scored zeros."""
+    _, gold, pred, tmp = files
+    empty = tmp / "empty.jsonl"
+    empty.write_text("\n")
+    for args, what in ((["--gold", str(empty), "--pred", str(pred)], "no turn samples"),
+                       (["--gold", str(gold), "--pred", str(empty)], "no predictions")):
+        r = CliRunner().invoke(app, ["score", *args, "--out", str(tmp / "s.json")])
+        assert r.exit_code == 1 and r.output.startswith(f"error: {empty}: {what}")
+        assert not (tmp / "s.json").exists()

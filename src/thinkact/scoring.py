@@ -20,7 +20,8 @@ from thinkact.schema import DataError, TurnSample, iter_jsonl_dicts, iter_jsonl_
 
 
 def read_gold(path: str | Path) -> list[TurnSample]:
-    """Turn samples from JSONL; a duplicate id is an error naming both lines."""
+    """Turn samples from JSONL; a duplicate id is an error naming both lines, an empty file an
+    error naming the file (else every prediction would be 'not a sample of the gold file')."""
     samples, first_line = [], {}
     for line, sample in iter_jsonl_records(path, TurnSample):
         if sample.id in first_line:
@@ -28,13 +29,15 @@ def read_gold(path: str | Path) -> list[TurnSample]:
                             file=path, line=line, field="id")
         first_line[sample.id] = line
         samples.append(sample)
+    if not samples:
+        raise DataError("no turn samples: the file is empty", file=path)
     return samples
 
 
 def read_predictions(path: str | Path, known_ids: set[str] | None = None) -> dict[str, str]:
     """Predictions `{"id", "output"}` from JSONL, as id -> output. Other keys are ignored. A
     duplicate id, or an id not in `known_ids` (a prediction file made for other data), is an
-    error naming the line."""
+    error naming the line; an empty file is an error naming the file."""
     outputs: dict[str, str] = {}
     first_line: dict[str, int] = {}
     for line, obj in iter_jsonl_dicts(path):
@@ -51,6 +54,8 @@ def read_predictions(path: str | Path, known_ids: set[str] | None = None) -> dic
             raise DataError(f"id {pid!r} is not a sample of the gold file", file=path, line=line, field="id")
         first_line[pid] = line
         outputs[pid] = output
+    if not outputs:
+        raise DataError("no predictions: the file is empty", file=path)
     return outputs
 
 

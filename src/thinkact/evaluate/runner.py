@@ -108,6 +108,7 @@ def generate_resumable(generator: OpenAIGenerator, samples: list[TurnSample], ou
     samples' order. Returns counts: samples kept from before, requested, failed."""
     pred, errors = out_dir / PREDICTIONS, out_dir / ERRORS
     done = read_finished(pred, samples, generator.model)
+    out_dir.mkdir(parents=True, exist_ok=True)  # predictions are appended as they arrive
     kept = len(done)
     todo = [s for s in samples if s.id not in done]
     failed = 0
@@ -158,8 +159,7 @@ def evaluate_model(model_or_path: Any, samples: list[TurnSample], *, out_dir: st
 
     if not samples:
         raise ValueError("no turn samples to evaluate")
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = Path(out_dir)  # created once there are outputs: a failed start leaves no empty folder
     if generator is None:
         generator = make_generator(backend, model_or_path, tokenizer=tokenizer, endpoint=endpoint,
                                    batch_size=batch_size, max_new_tokens=max_new_tokens,
