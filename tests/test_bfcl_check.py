@@ -134,10 +134,33 @@ def test_cli_runs_a_model_on_bfcl(tiny_model_dir, tmp_path):
     assert r.exit_code == 0, r.output
     res = json.loads(out.read_text())
     assert {c: v["n"] for c, v in res["categories"].items()} == {"simple_python": 2, "irrelevance": 2}
-    preds = read_bfcl_predictions(tmp_path / "predictions.jsonl")
+    # the predictions are named after the results file, so runs in one folder keep their own
+    assert f"predictions -> {tmp_path / 'bfcl.predictions.jsonl'}" in r.output
+    preds = read_bfcl_predictions(tmp_path / "bfcl.predictions.jsonl")
     assert set(preds) == {"simple_python_0", "simple_python_1", "irrelevance_0", "irrelevance_1"}
     # the written predictions score to the same result
     assert score_bfcl(preds, ["simple_python", "irrelevance"]) == res
+    r = CliRunner().invoke(app, ["eval", "bfcl", "--model", str(tiny_model_dir), "-c", "multiple",
+                                 "--limit", "1", "--max-new-tokens", "4", "--out", str(tmp_path / "other.json")])
+    assert r.exit_code == 0, r.output
+    assert set(read_bfcl_predictions(tmp_path / "other.predictions.jsonl")) == {"multiple_0"}
+    assert read_bfcl_predictions(tmp_path / "bfcl.predictions.jsonl") == preds
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bfcl.json", "bfcl.predictions.jsonl", "other.json",
+                                                         "other.predictions.jsonl"]
+
+
+def test_help_lists_the_categories_and_the_default_set():
+    from typer.testing import CliRunner
+
+    from thinkact.cli import app
+    from thinkact.data.bfcl import BFCL_CATEGORIES
+    from thinkact.evaluate.bfcl import DEFAULT_CATEGORIES
+
+    r = CliRunner().invoke(app, ["eval", "bfcl", "--help"])
+    assert r.exit_code == 0
+    text = " ".join(r.output.replace("│", " ").split())
+    assert f"Default: {', '.join(DEFAULT_CATEGORIES)}." in text
+    assert f"All: {', '.join(BFCL_CATEGORIES)}." in text
 
 
 def test_samples_ask_for_the_entrys_own_action():

@@ -1,5 +1,6 @@
 import json
 
+import pytest
 from typer.testing import CliRunner
 
 from thinkact.cli import app
@@ -118,3 +119,67 @@ def test_missing_data_file_is_named(tmp_path):
     cfg.write_text(f"stage: sft\nmodel: quickstart\ndata: {missing}\nout: {tmp_path / 'sft'}\n")
     r = runner.invoke(app, ["train", "sft", "--config", str(cfg)])
     assert r.exit_code == 1 and str(missing) in r.output and "no such file" in r.output
+
+
+def test_json_errors_name_the_column_of_the_line(tmp_path):
+    from thinkact.schema import DataError, iter_jsonl_dicts
+
+    cases = {'{"id": "a", "messages": [}': "Expecting value at column 26",
+             '{"id": "a': "Unterminated string starting at column 8",
+             '{"id": "a", "messages": []': "Expecting ',' delimiter at column 27"}
+    for text, problem in cases.items():
+        p = tmp_path / "bad.jsonl"
+        p.write_text('{"id": "ok"}\n' + text + "\n")
+        with pytest.raises(DataError) as err:
+            list(iter_jsonl_dicts(p))
+        assert err.value.line == 2 and str(err.value) == f"{p}, line 2: invalid JSON ({problem})"
+    # the source readers say it the same way
+    src = apigen_file(tmp_path, bad_lines=[(1, '{"conversations": "x')])
+    r = runner.invoke(app, ["data", "convert", str(src), "-f", "apigen-mt", "-o", str(tmp_path / "o.jsonl")])
+    assert r.exit_code == 1 and "line 2: invalid JSON (Unterminated string starting at column 19)" in r.output
+
+
+# Every command with --out, given the wrong kind of path: (arguments, which kind it wanted).
+OUT_COMMANDS = [
+    (["data", "convert", "{convs}", "-f", "canonical"], "file"),
+    (["data", "turns", "{convs}"], "file"),
+    (["score", "--gold", "{turns}", "--pred", "{turns}"], "file"),
+    (["eval", "--model", "m", "--data", "{turns}"], "file"),
+    (["eval", "bfcl", "--pred", "{turns}"], "file"),
+    (["eval", "episodes", "--model", "m"], "file"),
+    (["data", "generate"], "folder"),
+    (["pretrain"], "folder"),
+    (["report", "{tmp}"], "folder"),
+    (["pipeline"], "folder"),
+    (["ablate", "{tmp}"], "folder"),
+]
+
+
+@pytest.mark.parametrize("args,kind", OUT_COMMANDS, ids=lambda a: " ".join(a[:2]) if isinstance(a, list) else a)
+def test_out_of_the_wrong_kind_is_one_line_naming_it(tmp_path, args, kind):
+    convs, turns = tmp_path / "convs.jsonl", tmp_path / "turns.jsonl"
+    write_jsonl(convs, [conversation("a")])
+    write_jsonl(turns, [{"id": "a#0"}])
+    out = tmp_path / "out"
+    out.mkdir() if kind == "file" else out.write_text("x")
+    args = [a.format(convs=convs, turns=turns, tmp=tmp_path) for a in args]
+    r = runner.invoke(app, [*args, "--out", str(out)])
+    want = "is a directory; give a file path" if kind == "file" else "is a file; give a folder path"
+    assert r.exit_code == 1 and r.output.strip() == f"error: {out}: {want}"
+    # and a file where a parent folder should be
+    if kind == "file":
+        r = runner.invoke(app, [*args, "--out", str(convs / "x.json")])
+        assert r.exit_code == 1 and r.output.strip() == f"error: {convs / 'x.json'}: {convs} is a file, not a folder"
+
+
+def test_empty_input_is_an_error_naming_the_file(tmp_path):
+    empty, out = tmp_path / "empty.jsonl", tmp_path / "o.jsonl"
+    empty.write_text("\n")
+    r = runner.invoke(app, ["data", "turns", str(empty), "--out", str(out)])
+    assert r.exit_code == 1 and f"error: {empty}: no conversations" in r.output and not out.exists()
+    for fmt in ("canonical", "openai", "apigen-mt"):
+        r = runner.invoke(app, ["data", "convert", str(empty), "-f", fmt, "--out", str(out)])
+        assert r.exit_code == 1 and f"error: {empty}: no records" in r.output and not out.exists()
+    r = runner.invoke(app, ["eval", "--model", "m", "--data", str(empty), "--out", str(tmp_path / "e" / "s.json")])
+    assert r.exit_code == 1 and f"error: {empty}: no turn samples" in r.output
+    assert not (tmp_path / "e").exists()

@@ -3,14 +3,17 @@ back in the samples' order, and the OpenAI-compatible back-end renders messages 
 
 import json
 import threading
+from datetime import datetime, timedelta, timezone
+from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
 from thinkact import grammar
 from thinkact.chat import build_prompt
-from thinkact.evaluate.generation import (HFGenerator, OpenAIGenerator, decode_completion,
-                                          make_generator, message_to_grammar, openai_messages,
+from thinkact.evaluate.generation import (EndpointError, HFGenerator, OpenAIGenerator,
+                                          decode_completion, error_detail, make_generator,
+                                          message_to_grammar, openai_messages, retry_after_seconds,
                                           shared_prefix)
 from thinkact.models import load_for_inference
 from thinkact.schema import Message, Target, ToolCall, TurnSample
@@ -208,7 +211,7 @@ class _Canned(BaseHTTPRequestHandler):
 @pytest.fixture()
 def endpoint():
     server = HTTPServer(("127.0.0.1", 0), _Canned)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     _Canned.seen = []
     yield f"http://127.0.0.1:{server.server_address[1]}/v1"
@@ -233,8 +236,39 @@ def test_openai_generator_against_local_server(endpoint):
 
 
 def test_openai_generator_reports_http_errors():
-    with pytest.raises(RuntimeError, match="cannot reach"):
-        OpenAIGenerator("http://127.0.0.1:9/v1", "m", timeout=2).generate(make_samples(1))
+    # Nothing listens there: no retries (the backoff would take minutes), the run stops.
+    gen = OpenAIGenerator("http://127.0.0.1:9/v1", "m", timeout=2, attempts=5, backoff=60)
+    with pytest.raises(EndpointError, match="cannot reach http://127.0.0.1:9/v1/chat/completions"):
+        gen.generate(make_samples(1))
+    with pytest.raises(ValueError, match="http"):
+        OpenAIGenerator("localhost:8000/v1", "m")
+    with pytest.raises(ValueError, match="attempts"):
+        OpenAIGenerator("http://localhost:8000/v1", "m", attempts=0)
+
+
+def test_retry_after_seconds_and_an_http_date():
+    assert retry_after_seconds("7") == 7.0 and retry_after_seconds("0") == 0.0
+    ahead = format_datetime(datetime.now(timezone.utc) + timedelta(seconds=120), usegmt=True)
+    assert 115 <= retry_after_seconds(ahead) <= 120
+    assert retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0  # already past
+    assert retry_after_seconds("soon") is None and retry_after_seconds(None) is None
+
+
+def test_backoff_doubles_with_jitter_and_honours_retry_after():
+    gen = OpenAIGenerator("http://localhost:8000/v1", "m", backoff=0.5, max_wait=3)
+    for attempt, full in [(1, 0.5), (2, 1.0), (3, 2.0), (4, 3.0), (9, 3.0)]:
+        waits = [gen.wait(attempt) for _ in range(50)]
+        assert all(full / 2 <= w <= full for w in waits) and len(set(waits)) > 1
+    assert gen.wait(1, asked=2.5) == 2.5 and gen.wait(1, asked=100) == 3  # at most max_wait
+
+
+def test_error_detail_is_one_short_line():
+    assert error_detail('{"error": {"message": "no such\\nmodel", "type": "x"}}') == "no such model"
+    assert error_detail('{"object": "error", "message": "The model `m` does not exist."}') == \
+        "The model `m` does not exist."
+    assert error_detail('{"error": "overloaded"}') == "overloaded"
+    assert error_detail("<html>\n  Bad gateway\n</html>") == "<html> Bad gateway </html>"
+    assert error_detail("x" * 300).endswith("...") and len(error_detail("x" * 300)) == 203
 
 
 def test_samples_without_a_shared_prefix_are_still_batched(tiny):

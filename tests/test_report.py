@@ -103,7 +103,12 @@ def test_report_from_synthetic_run(tmp_path):
     gain = acc[("grpo", "test")] / acc[("sft", "test")] - 1
     assert f"GRPO vs base SFT, turn accuracy on test: {gain:+.1%} relative, 95% CI [" in page
     assert "(paired bootstrap over 24 conversations, 24 turns, 1 seed)" in page
-    assert "0.550 at the start, 0.810 at the end (60 steps)" in page
+    # GRPO's start and end are read from its log, as plotted, not from results.json's figures
+    rewards = [json.loads(line)["reward"] for line in
+               (tmp_path / "stages" / "grpo" / "train_log.jsonl").read_text().splitlines()[:-1]]
+    first, last = sum(rewards[:5]) / 5, sum(rewards[-5:]) / 5
+    assert (f"GRPO mean reward: {first:.3f} at the start, {last:.3f} at the end "
+            "(60 steps; means of the first and last 5 logged steps)") in page
     samples = re.findall(r'<details class="sample">', page)
     assert len(samples) == 30
     assert page.count('<span class="id">ood-') == 12  # all of the small split, the rest from test
@@ -123,6 +128,64 @@ def test_report_is_seeded_and_skips_missing_parts(tmp_path):
 def test_report_without_results_is_a_clear_error(tmp_path):
     r = CliRunner().invoke(app, ["report", str(tmp_path)])
     assert r.exit_code == 1 and "nothing to report" in r.output
+    assert not (tmp_path / "report").exists()  # a failed report leaves no empty folder behind
+    r = CliRunner().invoke(app, ["report", str(tmp_path), "--out", str(tmp_path / "r" / "here")])
+    assert r.exit_code == 1 and not (tmp_path / "r").exists()
+
+
+def grpo_log(path, rewards):
+    write_jsonl(path, [{"step": i + 1, "reward": r, "rewards/format/mean": r, "reasoning_length": 10.0 * (i + 1)}
+                       for i, r in enumerate(rewards)])
+
+
+def test_grpo_start_and_end_do_not_share_steps(tmp_path):
+    """With fewer logged steps than two windows, the start and end figures are the two halves
+    (at least the first and last step), so they describe the curve."""
+    from thinkact.train.pipeline import grpo_summary
+
+    log = tmp_path / "log.jsonl"
+    grpo_log(log, [0.47, 0.15])
+    g = grpo_summary(log)
+    assert (g["reward_first"], g["reward_last"], g["window"]) == (0.47, 0.15, 1)
+    assert (g["reasoning_length_first"], g["reasoning_length_last"]) == (10.0, 20.0)
+    grpo_log(log, [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7])
+    g = grpo_summary(log)
+    assert g["window"] == 3 and g["reward_first"] == pytest.approx(0.2) and g["reward_last"] == pytest.approx(0.6)
+    grpo_log(log, [i / 100 for i in range(20)])
+    g = grpo_summary(log)
+    assert g["window"] == 5 and g["reward_first"] == pytest.approx(0.02) and g["reward_last"] == pytest.approx(0.17)
+
+    # a report on a run whose results.json holds overlapping figures shows the log's
+    make_run_dir(tmp_path / "run")
+    grpo_log(tmp_path / "run" / "stages" / "grpo" / "train_log.jsonl", [0.47, 0.15])
+    results = json.loads((tmp_path / "run" / "results.json").read_text())
+    results["grpo"] = {"steps": 2, "reward_first": 0.313, "reward_last": 0.313}
+    (tmp_path / "run" / "results.json").write_text(json.dumps(results))
+    page = (build_report(tmp_path / "run") / "report.html").read_text()
+    assert "GRPO mean reward: 0.470 at the start, 0.150 at the end (2 steps; first and last logged step)" in page
+
+
+def test_grpo_reward_legend_is_off_the_curves(tmp_path, monkeypatch):
+    import matplotlib.figure
+
+    from thinkact.evaluate.report import plot_grpo_rewards
+
+    boxes = []
+    real = matplotlib.figure.Figure.savefig
+
+    def save(fig, *args, **kwargs):  # the legend, the reward axes and the figure, as drawn
+        renderer = fig.canvas.get_renderer()
+        boxes.append((fig.axes[0].get_legend().get_window_extent(renderer),
+                      fig.axes[0].get_window_extent(renderer), fig.bbox))
+        return real(fig, *args, **kwargs)
+
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", save)
+    log = [{"step": i, "reward": r, "frac_reward_zero_std": 0.5, **{f"rewards/{c}/mean": r for c in
+           ("format", "decision", "tool", "answer", "efficiency")}} for i, r in ((1, 0.47), (2, 0.15))]
+    assert plot_grpo_rewards(log, tmp_path / "g.png")
+    legend, axes, figure = boxes[0]
+    assert not legend.overlaps(axes)
+    assert figure.x0 <= legend.x0 and legend.x1 <= figure.x1  # and not cut off
 
 
 def test_report_of_a_multi_seed_folder_shows_means_intervals_and_seeds(tmp_path, monkeypatch):

@@ -148,3 +148,48 @@ def test_gold_lines_read_as_before(files, tmp_path):
             list(iter_jsonl_records(path, TurnSample))
         assert str(fast.value) == str(slow.value) and fast.value.line == 3
         assert where is None or fast.value.field == where
+
+
+def test_empty_gold_or_predictions_name_the_file(files):
+    """An empty gold file used to make every prediction 'not a sample of the gold file', and an
+    empty prediction file scored zeros."""
+    _, gold, pred, tmp = files
+    empty = tmp / "empty.jsonl"
+    empty.write_text("\n")
+    for args, what in ((["--gold", str(empty), "--pred", str(pred)], "no turn samples"),
+                       (["--gold", str(gold), "--pred", str(empty)], "no predictions")):
+        r = CliRunner().invoke(app, ["score", *args, "--out", str(tmp / "s.json")])
+        assert r.exit_code == 1 and r.output.startswith(f"error: {empty}: {what}")
+        assert not (tmp / "s.json").exists()
+
+
+def test_gold_tool_lists_that_repeat_are_parsed_once_and_read_exactly(tmp_path):
+    """read_gold shares each distinct top-level tool list between samples, yet every sample is
+    what full validation of its line gives: a nested "tools" key, a tool list seen before but
+    under another key, a new tool list, key order changed, and a bad line after shared ones."""
+    from thinkact.schema import read_turns
+    from thinkact.scoring import read_gold
+
+    tools_a = [{"name": "get_order", "parameters": {"type": "object", "properties": {"order_id": {"type": "string"}}}}]
+    tools_b = [{"name": "refund", "parameters": {"type": "object", "properties": {"amount": {"type": "number"}}}}]
+    base = make_samples()[0]
+    samples = [base.model_copy(update={"id": f"s{i}", "tools": tools}) for i, tools in
+               enumerate([tools_a, tools_a, tools_b, tools_a, []])]
+    samples.append(base.model_copy(update={"id": "nested", "tools": [], "meta": {"tools": tools_a}}))
+    samples.append(base.model_copy(update={"id": "nested2", "tools": tools_b, "meta": {"tools": tools_a}}))
+    lines = [json.dumps(s.model_dump(mode="json", exclude_none=True)) for s in samples]
+    moved = samples[1].model_dump(mode="json", exclude_none=True)
+    lines.append(json.dumps({"tools": moved.pop("tools"), **moved, "id": "moved"}))  # tools first
+    # the meta of "nested" holds a known tool list under a nested "tools" key: never spliced
+    gold = tmp_path / "gold.jsonl"
+    gold.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    read = read_gold(gold)
+    assert read == read_turns(gold)
+    assert read[0].tools is read[1].tools is read[3].tools and read[2].tools is not read[0].tools
+    assert read[5].tools == [] and read[5].meta == {"tools": tools_a}
+    assert read[6].tools == tools_b and read[6].meta == {"tools": tools_a}
+    bad = lines[0].replace('"turn_index": 0', '"turn_index": "two"')
+    gold.write_text("\n".join(lines[:3] + [bad]) + "\n", encoding="utf-8")
+    with pytest.raises(DataError) as err:
+        read_gold(gold)
+    assert err.value.line == 4 and err.value.field == "turn_index"

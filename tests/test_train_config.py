@@ -173,3 +173,58 @@ def test_base_config_is_merged_key_by_key_and_follows_its_base(tmp_path):
         load_pipeline_config(write(tmp_path, "base: nope\n", "nope.yaml"))
     with pytest.raises(DataError, match="distinct"):
         load_pipeline_config(write(tmp_path, "seeds: [1, 1]\n", "seeds.yaml"))
+
+
+def test_a_config_of_the_other_kind_is_named_as_such(tmp_path):
+    from typer.testing import CliRunner
+
+    from thinkact.cli import app
+
+    stage = CONFIGS / "quickstart" / "sft.yaml"
+    r = CliRunner().invoke(app, ["pipeline", "--config", str(stage), "--out", str(tmp_path / "run"), "--check"])
+    assert r.exit_code == 1
+    assert r.output.startswith(f"error: {stage}: this is a stage config (for thinkact train sft); pipeline configs "
+                               "look like")
+    # a pipeline config whose base is a stage config names the stage file
+    over = write(tmp_path, f"base: {stage}\nsft:\n  epochs: 1\n")
+    with pytest.raises(DataError, match="this is a stage config") as err:
+        load_pipeline_config(over)
+    assert err.value.file == str(stage)
+
+    for pipeline in (write(tmp_path, "model:\n  name: quickstart\nsft:\n  epochs: 2\n"),
+                     write(tmp_path, "base: quickstart\n"), write(tmp_path, "data:\n  source: bench\n")):
+        r = CliRunner().invoke(app, ["train", "sft", "-c", str(pipeline), "--check"])
+        assert r.exit_code == 1
+        assert r.output.startswith(f"error: {pipeline}: this is a pipeline config (for thinkact pipeline --config); "
+                                   "stage configs look like")
+    assert not (tmp_path / "run").exists()
+
+
+def test_check_warns_of_missing_inputs(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from thinkact.cli import app
+
+    monkeypatch.chdir(tmp_path)  # the shipped configs' paths are relative to where thinkact runs
+    cfg = CONFIGS / "quickstart" / "coldstart.yaml"
+    r = CliRunner().invoke(app, ["train", "coldstart", "-c", str(cfg), "--check"])
+    assert r.exit_code == 0 and f"{cfg}: valid coldstart config" in r.output
+    warnings = [line for line in r.output.splitlines() if line.startswith("warning:")]
+    assert warnings == [
+        f"warning: {cfg}, line 7, field 'data': no such file: runs/quickstart/data/coldstart.jsonl",
+        f"warning: {cfg}, line 8, field 'mix_data': no such file: runs/quickstart/data/turns_train.jsonl",
+        f"warning: {cfg}, line 6, field 'model': no such folder: runs/quickstart-by-hand/stages/sft/model"]
+
+    # once the inputs are there: no warning; a preset model name or a hub id is not looked up
+    for path in ("runs/quickstart/data/coldstart.jsonl", "runs/quickstart/data/turns_train.jsonl"):
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text("{}\n")
+    (tmp_path / "runs/quickstart-by-hand/stages/sft/model").mkdir(parents=True)
+    r = CliRunner().invoke(app, ["train", "coldstart", "-c", str(cfg), "--check"])
+    assert r.exit_code == 0 and "warning" not in r.output
+    for model in ("quickstart", "HuggingFaceTB/SmolLM2-135M-Instruct"):
+        p = write(tmp_path, f"stage: sft\nmodel: {model}\ndata: runs/quickstart/data/turns_train.jsonl\n"
+                            "out: o\nchat_template: nowhere/t.jinja\n")
+        r = CliRunner().invoke(app, ["train", "sft", "-c", str(p), "--check"])
+        assert [line for line in r.output.splitlines() if line.startswith("warning:")] == [
+            f"warning: {p}, line 5, field 'chat_template': no such file: nowhere/t.jinja"]

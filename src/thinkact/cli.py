@@ -8,6 +8,9 @@ from typing import Literal
 
 import typer
 
+from thinkact.data.bfcl import BFCL_CATEGORIES
+from thinkact.evaluate.bfcl import DEFAULT_CATEGORIES
+
 app = typer.Typer(help="Train conversational agents to think before they act.",
                   no_args_is_help=True, pretty_exceptions_show_locals=False)
 data_app = typer.Typer(help="Generate, convert and split data.", no_args_is_help=True)
@@ -37,11 +40,14 @@ def data_convert(
 
     from thinkact.data.convert import load_source, write_conversations
     from thinkact.data.records import group_reasons
-    from thinkact.schema import DataError
+    from thinkact.schema import DataError, check_output
 
     console = Console(soft_wrap=True)
     try:
+        check_output(out)
         convs, skipped = load_source(src, fmt, skip_invalid=skip_invalid)
+        if not convs and not skipped:
+            raise DataError("no records: the file is empty", file=src)
         n = write_conversations(out, convs, to=to)
     except DataError as exc:
         _fail(exc)
@@ -63,10 +69,13 @@ def data_turns(
     from rich.console import Console
 
     from thinkact.data.turns import make_turns
-    from thinkact.schema import DataError, read_conversations, write_jsonl
+    from thinkact.schema import DataError, check_output, read_conversations, write_jsonl
 
     try:
+        check_output(out)
         convs = read_conversations(conversations)
+        if not convs:
+            raise DataError("no conversations: the file is empty", file=conversations)
     except (DataError, OSError) as exc:
         _fail(exc)
     turns = make_turns(convs, keep_reasoning=reasoning)
@@ -91,8 +100,10 @@ def data_generate(
     """Generate the bundled benchmark: train/test/ood conversations, their turn samples, a
     cold-start set, APIGen-MT copies and a manifest."""
     from thinkact.bench.generator import generate
+    from thinkact.schema import check_output
 
     try:
+        check_output(out, folder=True)
         m = generate(out, seed=seed, sizes={"train": train, "test": test, "ood": ood}, coldstart=coldstart,
                      reasoning_style=reasoning)
     except ValueError as exc:
@@ -111,7 +122,12 @@ def pretrain(out: str = typer.Option(..., "--out", help="Folder for the tokenize
     """Build the quickstart base model: tokenizer, then a small Qwen3 pretrained on generated
     text until the copy probe passes. Rerun the same command to resume a killed run."""
     from thinkact.pretrain.loop import PretrainConfig, pretrain as run
+    from thinkact.schema import DataError, check_output
 
+    try:
+        check_output(out, folder=True)
+    except DataError as exc:
+        _fail(exc)
     summary = run(out, PretrainConfig(seed=seed, max_steps=max_steps, target=target,
                                       probe_every=probe_every, threads=threads), log=typer.echo)
     typer.echo(f"step {summary['step']}  probe {summary['probe']}  params {summary['params']:,}  "
@@ -148,10 +164,11 @@ def score(
     """Rewards and metrics of a prediction file against gold turn samples; no model needed."""
     from rich.console import Console
 
-    from thinkact.schema import DataError
+    from thinkact.schema import DataError, check_output
     from thinkact.scoring import metrics_table, score_files
 
     try:
+        check_output(out)
         result = score_files(gold, pred, out=out, think=think, answer_method=answer_method, budget=budget,
                              progress=True)
     except (DataError, OSError, ImportError) as exc:
@@ -184,15 +201,19 @@ def eval_turns(
     data: Path = typer.Option(None, "--data", help="Turn samples (JSON lines)."),
     out: Path = typer.Option(None, "--out", "-o", help="Scores JSON; predictions.jsonl and gold.jsonl go beside it."),
     think: Literal["required", "optional", "off"] = typer.Option("optional", help="Think rule of the format reward."),
-    batch_size: int = typer.Option(16, help="Samples per generation batch (requests in flight for openai)."),
+    batch_size: int = typer.Option(16, help="Samples per generation batch (hf)."),
     max_new_tokens: int = typer.Option(256, help="Most tokens generated per action."),
     limit: int = typer.Option(None, help="Evaluate only the first N samples."),
     backend: Backend = typer.Option("hf", help="hf (transformers), vllm, or openai (an endpoint)."),
     endpoint: str = typer.Option(None, help="OpenAI-compatible base URL, e.g. http://localhost:8000/v1."),
+    concurrency: int = typer.Option(8, help="openai: requests in flight."),
+    timeout: float = typer.Option(300.0, help="openai: seconds to wait for one answer."),
+    attempts: int = typer.Option(5, help="openai: tries per sample (429, 5xx, timeouts and dropped connections are retried)."),
     threads: int = typer.Option(0, help="torch CPU threads (0: torch's default; 1 is often fastest on a busy machine)."),
 ) -> None:
     """Generate one action per turn sample and score it (`thinkact score` on the written
-    predictions gives the same numbers)."""
+    predictions gives the same numbers). With --backend openai, predictions are written as they
+    arrive and running the same command again resumes: only samples without one are asked for."""
     if ctx.invoked_subcommand is not None:
         return
     if not (model and data and out):
@@ -201,26 +222,37 @@ def eval_turns(
     from rich.console import Console
 
     from thinkact.evaluate.runner import evaluate_model
-    from thinkact.schema import DataError, read_turns
+    from thinkact.schema import DataError, check_output, read_turns
     from thinkact.scoring import metrics_table
 
     try:
+        check_output(out)
         samples = read_turns(data)[:limit] if limit else read_turns(data)
+        if not samples:
+            raise DataError("no turn samples: the file is empty", file=data)
         result = evaluate_model(model, samples, out_dir=out.parent, results_path=out, think=think,
                                 batch_size=batch_size, max_new_tokens=max_new_tokens, backend=backend,
-                                endpoint=endpoint)
+                                endpoint=endpoint, concurrency=concurrency, timeout=timeout,
+                                attempts=attempts)
     except (DataError, OSError, ImportError, RuntimeError, ValueError) as exc:
         _fail(exc)
     Console(soft_wrap=True).print(metrics_table(result["metrics"], title=f"{model} on {data}"))
     typer.echo(f"scores -> {out}; predictions -> {out.parent / 'predictions.jsonl'}")
+    missing = result["metrics"]["n_missing_predictions"]
+    if missing:
+        typer.echo(f"{missing} samples have no prediction and were scored as empty outputs (why: "
+                   f"{out.parent / 'errors.jsonl'}); run the same command again to retry them")
 
 
 @eval_app.command("bfcl")
 def eval_bfcl(
     model: str = typer.Option(None, "--model", help="Model folder (or served name with --backend openai)."),
     pred: Path = typer.Option(None, "--pred", help='Score this file of {"id": BFCL id, "output"} instead.'),
-    category: list[str] = typer.Option(None, "--category", "-c", help="BFCL category; repeat for several."),
-    out: Path = typer.Option(..., "--out", "-o", help="Results JSON (predictions.jsonl goes beside it)."),
+    category: list[str] = typer.Option(None, "--category", "-c", help=(
+        f"BFCL category; repeat for several. Default: {', '.join(DEFAULT_CATEGORIES)}. "
+        f"All: {', '.join(BFCL_CATEGORIES)}.")),
+    out: Path = typer.Option(..., "--out", "-o", help="Results JSON; with --model, the predictions go beside it, "
+                             "named after it (runs/bfcl.json -> runs/bfcl.predictions.jsonl)."),
     batch_size: int = typer.Option(16, help="Samples per generation batch."),
     max_new_tokens: int = typer.Option(256, help="Most tokens generated per action."),
     limit: int = typer.Option(None, help="Run only the first N entries of each category."),
@@ -229,13 +261,14 @@ def eval_bfcl(
     threads: int = typer.Option(0, help="torch CPU threads (0: torch's default; 1 is often fastest on a busy machine)."),
 ) -> None:
     """Run a model on BFCL categories, or score predictions, with BFCL's own checker."""
-    from thinkact.evaluate.bfcl import DEFAULT_CATEGORIES, format_bfcl, run_bfcl, score_bfcl_file
-    from thinkact.schema import DataError
+    from thinkact.evaluate.bfcl import format_bfcl, predictions_path, run_bfcl, score_bfcl_file
+    from thinkact.schema import DataError, check_output
 
     if (model is None) == (pred is None):
         raise typer.BadParameter("give exactly one of --model and --pred")
     _set_threads(threads)
     try:
+        check_output(out)
         if pred is not None:
             result = score_bfcl_file(pred, category or None, out=out)
         else:
@@ -245,7 +278,7 @@ def eval_bfcl(
     except (DataError, OSError, ImportError, RuntimeError, ValueError) as exc:
         _fail(exc)
     typer.echo(format_bfcl(result))
-    typer.echo(f"results -> {out}")
+    typer.echo(f"results -> {out}" + (f"; predictions -> {predictions_path(out)}" if model else ""))
 
 
 @eval_app.command("episodes")
@@ -266,10 +299,11 @@ def eval_episodes(
 ) -> None:
     """Play the bundled user simulator with the model as the agent: goal completion and pass^k."""
     from thinkact.evaluate.episodes import evaluate_episodes
-    from thinkact.schema import DataError
+    from thinkact.schema import DataError, check_output
 
     _set_threads(threads)
     try:
+        check_output(out)
         s = evaluate_episodes(model, out=out, split=split, n_goals=goals, trials=trials, ks=tuple(k),
                               seed=seed, max_actions=max_actions, backend=backend, endpoint=endpoint,
                               batch_size=batch_size, max_new_tokens=max_new_tokens)
@@ -290,9 +324,11 @@ def report(
 ) -> None:
     """Stage-by-split table (markdown, JSON), plots (PNG) and a self-contained report.html."""
     from thinkact.evaluate.report import build_report
-    from thinkact.schema import DataError
+    from thinkact.schema import DataError, check_output
 
     try:
+        if out is not None:
+            check_output(out, folder=True)
         folder = build_report(run_dir, out, n_samples=samples, seed=seed)
     except (DataError, OSError) as exc:
         _fail(exc)
@@ -304,7 +340,7 @@ def _train(stage: str, config: Path, overwrite: bool, check: bool) -> None:
     from rich.console import Console
 
     from thinkact.schema import DataError
-    from thinkact.train.config import dump_config, load_stage_config
+    from thinkact.train.config import dump_config, load_stage_config, missing_inputs
     from thinkact.train.stage import train_stage
 
     console = Console(soft_wrap=True)
@@ -312,6 +348,10 @@ def _train(stage: str, config: Path, overwrite: bool, check: bool) -> None:
         cfg = load_stage_config(config, stage)
         if check:
             console.print(f"{config}: valid {stage} config\n" + dump_config(cfg), markup=False, highlight=False)
+            # Valid is not ready: name the inputs training would stop on (the shipped configs
+            # read files that an earlier stage or the pipeline writes).
+            for problem in missing_inputs(cfg, config):
+                Console(stderr=True, soft_wrap=True).print(f"warning: {problem}", markup=False, highlight=False)
             return
         model = train_stage(cfg, overwrite=overwrite, console=console)
     except DataError as exc:
@@ -357,7 +397,7 @@ def pipeline(
     results table in OUT/results.md. Killed, it resumes where it stopped when run again."""
     from rich.console import Console
 
-    from thinkact.schema import DataError
+    from thinkact.schema import DataError, check_output
     from thinkact.train.config import dump_config, load_pipeline_config
     from thinkact.train.pipeline import run_pipeline
 
@@ -365,6 +405,7 @@ def pipeline(
     try:
         if preset and config:
             raise DataError("give --preset or --config, not both")
+        check_output(out, folder=True)
         cfg = load_pipeline_config(config, preset)
         if model:
             cfg = cfg.model_copy(update={"model": cfg.model.model_copy(update={"name": model})})
@@ -390,10 +431,12 @@ def ablate(
     ablate.md and ablate.json in OUT. Killed, it resumes where it stopped when run again."""
     from rich.console import Console
 
-    from thinkact.schema import DataError
+    from thinkact.schema import DataError, check_output
     from thinkact.train.ablate import run_ablation
 
     try:
+        if out is not None:
+            check_output(out, folder=True)
         run_ablation(run, variants or None, out, overwrite=overwrite, console=Console(soft_wrap=True))
     except DataError as exc:
         _fail(exc)

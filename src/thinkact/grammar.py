@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
-from thinkact.schema import Target, ToolCall
+from thinkact.schema import Target, ToolCall, json_problem
 
 THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
 CALL_OPEN, CALL_CLOSE = "<tool_call>", "</tool_call>"
@@ -118,7 +118,7 @@ def _parse_call(raw: str, index: int, problems: list[str]) -> ToolCall | None:
     try:
         obj = json.loads(raw)
     except json.JSONDecodeError as exc:
-        problems.append(f"{where}: bad JSON ({exc.msg} at column {exc.colno})")
+        problems.append(f"{where}: bad JSON ({json_problem(exc)})")
         return None
     except RecursionError:
         problems.append(f"{where}: bad JSON (nested too deeply)")

@@ -79,11 +79,14 @@ def argument_counts(calls: list[ToolCall], gold: list[ToolCall],
 
 def score_sample(sample: TurnSample, output: str | None, *, weights: RewardWeights | None = None,
                  think: Think = "optional", answer_method: AnswerMethod = "f1", budget: int = 64,
-                 reply_threshold: float = REPLY_THRESHOLD) -> SampleScore:
-    """Score one turn sample's raw output (None: no prediction, scored as empty)."""
+                 reply_threshold: float = REPLY_THRESHOLD,
+                 schemas: dict[str, dict[str, Any]] | None = None) -> SampleScore:
+    """Score one turn sample's raw output (None: no prediction, scored as empty). `schemas`:
+    `param_schemas(sample.tools)` when the caller has it already."""
     parsed = grammar.parse(output if output is not None else "")
     target = sample.target
-    schemas = param_schemas(sample.tools) if target.kind == "tool_call" else None
+    if schemas is None and target.kind == "tool_call":
+        schemas = param_schemas(sample.tools)
     components = score_parsed(parsed, target, tools=sample.tools, think=think,
                               answer_method=answer_method, budget=budget, schemas=schemas)
     decision_correct = components["decision"] == 1.0
@@ -118,8 +121,20 @@ def turn_scores(samples: list[TurnSample], outputs: dict[str, str], *,
     if progress:
         from rich.progress import track
         items = track(samples, description="scoring", transient=True)
+    # Samples of one domain often share one tool list object (scoring.read_gold): its
+    # parameter schemas are worked out once.
+    schemas: dict[int, dict[str, dict[str, Any]]] = {}
+
+    def schemas_of(sample: TurnSample) -> dict[str, dict[str, Any]] | None:
+        if sample.target.kind != "tool_call":
+            return None
+        key = id(sample.tools)
+        if key not in schemas:
+            schemas[key] = param_schemas(sample.tools)
+        return schemas[key]
+
     return [score_sample(s, outputs.get(s.id), weights=weights, think=think, answer_method=answer_method,
-                         budget=budget, reply_threshold=reply_threshold) for s in items]
+                         budget=budget, reply_threshold=reply_threshold, schemas=schemas_of(s)) for s in items]
 
 
 def _mean(values: list[float]) -> float | None:

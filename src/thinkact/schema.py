@@ -113,14 +113,21 @@ def _field_path(error: dict[str, Any]) -> str:
     return ".".join(str(p) for p in error.get("loc", ())) or "<record>"
 
 
+def json_problem(exc: json.JSONDecodeError) -> str:
+    """json's complaint with its column: "Expecting value at column 5". Some of json's messages
+    already end in "at" ("Unterminated string starting at")."""
+    return f"{exc.msg}{'' if exc.msg.endswith(' at') else ' at'} column {exc.colno}"
+
+
 def _lines(path: Path) -> Iterator[tuple[int, str]]:
-    """(line number, text) of each non-blank line; a missing file raises DataError."""
+    """(line number, text) of each non-blank line, without its newline (json would count a
+    problem at the end of the line as column 1 of the next); a missing file raises DataError."""
     if not path.is_file():
         raise DataError("no such file" if not path.exists() else "not a file", file=path)
     with path.open(encoding="utf-8") as fh:
         for lineno, line in enumerate(fh, start=1):
             if line.strip():
-                yield lineno, line
+                yield lineno, line.rstrip("\n")
 
 
 def iter_jsonl_dicts(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -147,7 +154,7 @@ def _json_object(line: str, path: Path, lineno: int) -> dict[str, Any]:
     try:
         obj = json.loads(line)
     except json.JSONDecodeError as exc:
-        raise DataError(f"invalid JSON ({exc.msg} at column {exc.colno})", file=path, line=lineno) from None
+        raise DataError(f"invalid JSON ({json_problem(exc)})", file=path, line=lineno) from None
     if not isinstance(obj, dict):
         raise DataError(f"expected a JSON object, got {type(obj).__name__}", file=path, line=lineno)
     return obj
@@ -165,6 +172,20 @@ def parse_record(model: type[R], obj: dict[str, Any], *, file: str | Path | None
 def read_jsonl(path: str | Path, model: type[R]) -> list[R]:
     """Read a JSONL file of `model` records; the first bad record raises DataError."""
     return [parse_record(model, obj, file=path, line=n) for n, obj in iter_jsonl_dicts(path)]
+
+
+def check_output(path: str | Path, *, folder: bool = False) -> Path:
+    """Refuse an output path that cannot be written before any work is done: a folder where a
+    file goes, a file where a folder goes, or a file where one of its parent folders should be."""
+    path = Path(path)
+    if path.is_dir() and not folder:
+        raise DataError("is a directory; give a file path", file=path)
+    if path.exists() and not path.is_dir() and folder:
+        raise DataError("is a file; give a folder path", file=path)
+    parent = next((p for p in path.parents if p.exists()), None)
+    if parent is not None and not parent.is_dir():
+        raise DataError(f"{parent} is a file, not a folder", file=path)
+    return path
 
 
 def write_jsonl(path: str | Path, records: Iterable[BaseModel | dict[str, Any]]) -> int:

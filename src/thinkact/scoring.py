@@ -12,29 +12,94 @@ import gc
 import json
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
+
+from pydantic import ValidationError
 
 from thinkact.metrics import SampleScore, aggregate, turn_scores
 from thinkact.rewards import AnswerMethod, RewardWeights, Think
-from thinkact.schema import DataError, TurnSample, iter_jsonl_dicts, iter_jsonl_records
+from thinkact.schema import DataError, TurnSample, _json_object, _lines, iter_jsonl_dicts, parse_record
+
+
+_TOOLS_KEY = '"tools": '
+_DECODER = json.JSONDecoder()
+
+
+class _SharedTools:
+    """Reads turn samples whose tool lists repeat, parsing each distinct list once.
+
+    The tool list is most of a turn sample's bytes (its JSON schemas) and is the same for every
+    turn of a domain, so reading a gold file is mostly parsing the same few lists again. For a
+    line whose top-level `tools` value is one already seen, the value is cut from the text
+    before validation and the list parsed the first time is put in its place: the samples then
+    share it (read only). Any line this does not recognise is validated whole, as before."""
+
+    def __init__(self, limit: int = 256):
+        self.known: dict[str, list[dict[str, Any]]] = {}  # the value's JSON text -> the parsed list
+        self.limit = limit
+
+    def _value_start(self, line: str) -> int:
+        """Where the top-level `tools` value starts in the line, or -1."""
+        at = line.find(_TOOLS_KEY)
+        if at < 0:
+            return -1
+        # Top level only: what precedes the key, closed with `}`, must be a whole JSON object
+        # (a key inside a nested object leaves it unbalanced). Quotes in strings are escaped,
+        # so the key text cannot come from inside a string.
+        head = line[:at].rstrip().rstrip(",")
+        try:
+            ok = isinstance(json.loads(head + "}"), dict)
+        except json.JSONDecodeError:
+            ok = False
+        return at + len(_TOOLS_KEY) if ok else -1
+
+    def read(self, line: str) -> TurnSample:
+        """The line's sample (ValidationError as `TurnSample.model_validate_json` raises it)."""
+        start = self._value_start(line)
+        if start >= 0:
+            for text, tools in self.known.items():
+                if line.startswith(text, start):  # a whole JSON array: the value is exactly this
+                    sample = TurnSample.model_validate_json(line[:start] + "[]" + line[start + len(text):])
+                    sample.tools = tools
+                    return sample
+        sample = TurnSample.model_validate_json(line)
+        if start >= 0 and len(self.known) < self.limit:
+            _, end = _DECODER.raw_decode(line, start)
+            self.known[line[start:end]] = sample.tools
+        return sample
 
 
 def read_gold(path: str | Path) -> list[TurnSample]:
-    """Turn samples from JSONL; a duplicate id is an error naming both lines."""
+    """Turn samples from JSONL; a duplicate id is an error naming both lines, an empty file an
+    error naming the file (else every prediction would be 'not a sample of the gold file').
+    Tool lists that repeat are parsed once and shared between samples (`_SharedTools`): do
+    not mutate them."""
+    path = Path(path)
+    shared = _SharedTools()
     samples, first_line = [], {}
-    for line, sample in iter_jsonl_records(path, TurnSample):
+    for line, sample in _gold_records(path, shared):
         if sample.id in first_line:
             raise DataError(f"duplicate sample id {sample.id!r} (first on line {first_line[sample.id]})",
                             file=path, line=line, field="id")
         first_line[sample.id] = line
         samples.append(sample)
+    if not samples:
+        raise DataError("no turn samples: the file is empty", file=path)
     return samples
+
+
+def _gold_records(path: Path, shared: _SharedTools) -> Iterator[tuple[int, TurnSample]]:
+    for lineno, text in _lines(path):
+        try:
+            yield lineno, shared.read(text)
+        except ValidationError:  # the record, or the error and where it is, as the schema reads it
+            yield lineno, parse_record(TurnSample, _json_object(text, path, lineno), file=path, line=lineno)
 
 
 def read_predictions(path: str | Path, known_ids: set[str] | None = None) -> dict[str, str]:
     """Predictions `{"id", "output"}` from JSONL, as id -> output. Other keys are ignored. A
     duplicate id, or an id not in `known_ids` (a prediction file made for other data), is an
-    error naming the line."""
+    error naming the line; an empty file is an error naming the file."""
     outputs: dict[str, str] = {}
     first_line: dict[str, int] = {}
     for line, obj in iter_jsonl_dicts(path):
@@ -51,6 +116,8 @@ def read_predictions(path: str | Path, known_ids: set[str] | None = None) -> dic
             raise DataError(f"id {pid!r} is not a sample of the gold file", file=path, line=line, field="id")
         first_line[pid] = line
         outputs[pid] = output
+    if not outputs:
+        raise DataError("no predictions: the file is empty", file=path)
     return outputs
 
 

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from thinkact.data.records import convert_records, iter_json_records
-from thinkact.schema import Conversation, DataError, Message, ToolCall
+from thinkact.schema import Conversation, DataError, Message, ToolCall, json_problem
 
 HUB_ID = "Salesforce/APIGen-MT-5k"
 THINK = "think"
@@ -52,7 +52,7 @@ def _parse_call(value: Any, err) -> ToolCall:
         try:
             value = json.loads(value)
         except json.JSONDecodeError as exc:
-            raise err(f"function_call value is not valid JSON ({exc.msg} at column {exc.colno})")
+            raise err(f"function_call value is not valid JSON ({json_problem(exc)})")
     if not isinstance(value, dict):
         raise err(f"function_call value must be a JSON object, got {type(value).__name__}")
     name = value.get("name")
@@ -78,7 +78,7 @@ def _parse_tools(tools: Any, err) -> list[dict[str, Any]]:
         try:
             tools = json.loads(tools)
         except json.JSONDecodeError as exc:
-            raise err(f"tools is not valid JSON ({exc.msg} at column {exc.colno})", "tools")
+            raise err(f"tools is not valid JSON ({json_problem(exc)})", "tools")
     if not isinstance(tools, list):
         raise err(f"tools must be a JSON list, got {type(tools).__name__}", "tools")
     for i, tool in enumerate(tools):

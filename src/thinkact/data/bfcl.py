@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from thinkact.schema import Conversation, DataError, Message, ToolCall
+from thinkact.schema import Conversation, DataError, Message, ToolCall, json_problem
 
 BFCL_PACKAGE = "bfcl-eval==2026.3.23"
 # Single-turn categories with one answer format; the value says whether a call is expected.
@@ -88,9 +88,9 @@ def _read_lines(path: Path) -> list[tuple[int, dict[str, Any]]]:
         for n, line in enumerate(fh, start=1):
             if line.strip():
                 try:
-                    out.append((n, json.loads(line)))
+                    out.append((n, json.loads(line.rstrip("\n"))))
                 except json.JSONDecodeError as exc:
-                    raise DataError(f"invalid JSON ({exc.msg})", file=path, line=n) from None
+                    raise DataError(f"invalid JSON ({json_problem(exc)})", file=path, line=n) from None
     return out
 
 

@@ -25,7 +25,7 @@ from typing import Any, Iterable
 
 from thinkact.chat import chat_tools, message_to_chat
 from thinkact.data.records import convert_records, iter_json_records
-from thinkact.schema import Conversation, DataError, Message, ToolCall, write_jsonl
+from thinkact.schema import Conversation, DataError, Message, ToolCall, json_problem, write_jsonl
 
 SYSTEM_ROLES = ("system", "developer")
 REASONING_KEYS = ("reasoning_content", "reasoning")
@@ -59,7 +59,7 @@ def _call(raw: Any, err) -> tuple[ToolCall, str | None]:
         try:
             args = json.loads(args) if args.strip() else {}
         except json.JSONDecodeError as exc:
-            raise err(f"function.arguments is not valid JSON ({exc.msg} at column {exc.colno})") from None
+            raise err(f"function.arguments is not valid JSON ({json_problem(exc)})") from None
     if args is None:
         args = {}
     if not isinstance(args, dict):
@@ -75,7 +75,7 @@ def _tools(tools: Any, err) -> list[dict[str, Any]]:
         try:
             tools = json.loads(tools)
         except json.JSONDecodeError as exc:
-            raise err(f"tools is not valid JSON ({exc.msg})", "tools") from None
+            raise err(f"tools is not valid JSON ({json_problem(exc)})", "tools") from None
     if not isinstance(tools, list):
         raise err(f"tools must be a list, got {type(tools).__name__}", "tools")
     out = []

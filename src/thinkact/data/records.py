@@ -13,7 +13,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
-from thinkact.schema import Conversation, DataError
+from thinkact.schema import Conversation, DataError, json_problem
 
 # convert(record, index=..., file=..., line=...) -> Conversation; raises DataError on bad input
 Converter = Callable[..., Conversation]
@@ -32,8 +32,7 @@ def iter_json_records(path: str | Path) -> Iterator[tuple[int, int | None, dict[
         try:
             records = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise DataError(f"invalid JSON ({exc.msg} at column {exc.colno})",
-                            file=path, line=exc.lineno) from None
+            raise DataError(f"invalid JSON ({json_problem(exc)})", file=path, line=exc.lineno) from None
         for i, rec in enumerate(records):
             if not isinstance(rec, dict):
                 yield i, None, DataError(f"expected a JSON object, got {type(rec).__name__}",
@@ -48,7 +47,7 @@ def iter_json_records(path: str | Path) -> Iterator[tuple[int, int | None, dict[
         try:
             rec = json.loads(line)
         except json.JSONDecodeError as exc:
-            rec = DataError(f"invalid JSON ({exc.msg} at column {exc.colno})", file=path, line=lineno)
+            rec = DataError(f"invalid JSON ({json_problem(exc)})", file=path, line=lineno)
         if not isinstance(rec, (dict, DataError)):
             rec = DataError(f"expected a JSON object, got {type(rec).__name__}", file=path, line=lineno)
         yield index, lineno, rec

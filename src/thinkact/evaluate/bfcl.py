@@ -204,11 +204,18 @@ def bfcl_samples(categories: list[str], limit: int | None = None):
     return samples, ids
 
 
+def predictions_path(out: str | Path) -> Path:
+    """Where run_bfcl writes the predictions of results file `out`: runs/bfcl.json ->
+    runs/bfcl.predictions.jsonl, so runs in one folder keep their own."""
+    return Path(out).with_suffix(".predictions.jsonl")
+
+
 def run_bfcl(model: Any, categories: list[str], *, out: str | Path, tokenizer: Any = None,
              backend: str = "hf", endpoint: str | None = None, batch_size: int = 16,
              max_new_tokens: int = 256, limit: int | None = None, generator: Any = None) -> dict[str, Any]:
-    """Generate for each entry of the categories, write `predictions.jsonl` beside `out`
-    ({"id": BFCL id, "output"}), score with BFCL's checker, write `out`; returns the result."""
+    """Generate for each entry of the categories, write the predictions ({"id": BFCL id,
+    "output"}) to `predictions_path(out)`, score with BFCL's checker, write `out`; returns the
+    result."""
     from thinkact.evaluate.generation import make_generator
     from thinkact.evaluate.runner import generate_all
     from thinkact.schema import write_jsonl
@@ -217,9 +224,10 @@ def run_bfcl(model: Any, categories: list[str], *, out: str | Path, tokenizer: A
     samples, ids = bfcl_samples(categories, limit)
     if generator is None:
         generator = make_generator(backend, model, tokenizer=tokenizer, endpoint=endpoint,
-                                   batch_size=batch_size, max_new_tokens=max_new_tokens)
+                                   batch_size=batch_size, max_new_tokens=max_new_tokens,
+                                   concurrency=batch_size)
     outputs = generate_all(generator, samples, "BFCL")
-    write_jsonl(out.parent / "predictions.jsonl", ({"id": i, "output": o} for i, o in zip(ids, outputs)))
+    write_jsonl(predictions_path(out), ({"id": i, "output": o} for i, o in zip(ids, outputs)))
     result = score_bfcl(dict(zip(ids, outputs)), categories)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

@@ -187,7 +187,8 @@ def evaluate_episodes(model: Any, *, out: str | Path, split: str = "test", n_goa
     goals = sample_goals(split, n_goals, seed)
     if generator is None:
         generator = make_generator(backend, model, tokenizer=tokenizer, endpoint=endpoint,
-                                   batch_size=batch_size, max_new_tokens=max_new_tokens)
+                                   batch_size=batch_size, max_new_tokens=max_new_tokens,
+                                   concurrency=batch_size)
     with progress_bar() as bar:
         results = run_episodes(generator, goals, trials=trials, max_actions=max_actions,
                                concurrency=batch_size, bar=bar)

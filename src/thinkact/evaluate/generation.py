@@ -13,17 +13,24 @@ kept, so `grammar.parse` and the rewards read them exactly as they read training
 - `VLLMGenerator`: vLLM when installed (GPU machines).
 - `OpenAIGenerator`: any OpenAI-compatible chat completions endpoint, called with `tools`; the
   returned message (content or tool_calls, plus reasoning if the server sends it) is rendered
-  back into our grammar so it is scored the same way.
+  back into our grammar so it is scored the same way. Transient failures are retried with
+  backoff; `results` yields each sample's output (or error) as it arrives.
 """
 
 from __future__ import annotations
 
+import email.utils
+import http.client
 import json
+import random
+import socket
+import threading
 import urllib.error
 import urllib.request
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from thinkact.chat import build_prompt, chat_tools
 from thinkact.grammar import CALL_CLOSE, CALL_OPEN, THINK_CLOSE, THINK_OPEN, render_call
@@ -583,17 +590,94 @@ def message_to_grammar(message: dict[str, Any]) -> str:
     return head + "\n".join(parts)
 
 
+class EndpointError(RuntimeError):
+    """The endpoint cannot serve the run at all (nothing listening, unknown host, unknown model,
+    key refused): every further request would fail the same way, so the run stops at once."""
+
+
+class SampleError(RuntimeError):
+    """One sample got no answer: the server rejected its request, or transient failures
+    outlasted the attempts."""
+
+
+class _Stopped(Exception):
+    """The run ended before this sample's request was sent (again)."""
+
+
+class _Transient(Exception):
+    """A failure worth another attempt; `wait`: the seconds the server asked for (Retry-After)."""
+
+    def __init__(self, message: str, wait: float | None = None):
+        super().__init__(message)
+        self.wait = wait
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """The seconds a Retry-After header asks for, given as seconds or as an HTTP date; None when
+    there is none or it cannot be read."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:  # HTTP dates are GMT
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+
+
+def error_detail(text: str, limit: int = 200) -> str:
+    """A server's error body as one short line: its error message when the body is JSON
+    ({"error": {"message"}} as OpenAI sends, {"message"} as vLLM sends, {"error": "..."})."""
+    try:
+        obj = json.loads(text)
+    except ValueError:
+        obj = None
+    if isinstance(obj, dict):
+        err = obj.get("error", obj)
+        if isinstance(err, str):
+            text = err
+        elif isinstance(err, dict) and isinstance(err.get("message"), str):
+            text = err["message"]
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
 class OpenAIGenerator:
     """Chat completions with `tools` from an OpenAI-compatible server (vLLM serve, TGI, ...),
-    several requests in flight at once."""
+    `concurrency` requests in flight.
+
+    A flaky server costs retries, not the run. A 408, 429 or 5xx answer, a dropped or reset
+    connection, a timeout (`timeout` seconds) or an unreadable body is tried again, `attempts`
+    tries in all: after what the server's Retry-After asks, else after `backoff * 2**(try-1)`
+    seconds of which half is random (clients that failed together do not retry together), never
+    more than `max_wait`. A sample that still fails, or whose request the server rejects (another
+    4xx), ends with an error instead of an output. A server that cannot serve the run (connection
+    refused, unknown host, 401, 403, 404 as for an unknown model) raises EndpointError at once.
+    """
 
     def __init__(self, endpoint: str, model: str, *, max_new_tokens: int = 256,
-                 concurrency: int = 8, timeout: float = 300.0, api_key: str | None = None):
+                 concurrency: int = 8, timeout: float = 300.0, api_key: str | None = None,
+                 attempts: int = 5, backoff: float = 1.0, max_wait: float = 60.0):
+        if not endpoint.startswith(("http://", "https://")):
+            raise ValueError(f"the endpoint must be an http(s) URL such as http://localhost:8000/v1, "
+                             f"not {endpoint!r}")
+        if concurrency < 1 or attempts < 1 or timeout <= 0 or backoff < 0 or max_wait < 0:
+            raise ValueError("concurrency and attempts must be at least 1, timeout above 0, "
+                             "backoff and max_wait not negative")
         self.url = endpoint.rstrip("/")
         if not self.url.endswith("/chat/completions"):
             self.url += "/chat/completions"
         self.model, self.max_new_tokens = model, max_new_tokens
-        self.concurrency, self.timeout, self.api_key = concurrency, timeout, api_key
+        self.concurrency, self.timeout = concurrency, timeout
+        self.attempts, self.backoff, self.max_wait = attempts, backoff, max_wait
+        self.headers = {"Content-Type": "application/json"}
+        if api_key:
+            self.headers["Authorization"] = f"Bearer {api_key}"
 
     def request(self, sample: TurnSample) -> dict[str, Any]:
         body: dict[str, Any] = {"model": self.model, "messages": openai_messages(sample),
@@ -602,47 +686,111 @@ class OpenAIGenerator:
             body["tools"] = chat_tools(sample.tools)
         return body
 
-    def complete(self, sample: TurnSample) -> str:
-        headers = {"Content-Type": "application/json"}
-        if self.api_key:
-            headers["Authorization"] = f"Bearer {self.api_key}"
-        req = urllib.request.Request(self.url, data=json.dumps(self.request(sample)).encode(),
-                                     headers=headers, method="POST")
+    def wait(self, attempt: int, asked: float | None = None) -> float:
+        """Seconds to wait after failed try `attempt` (1, 2, ...)."""
+        if asked is not None:
+            return min(asked, self.max_wait)
+        full = min(self.backoff * 2 ** (attempt - 1), self.max_wait)
+        return full / 2 + random.uniform(0, full / 2)
+
+    def _post(self, body: bytes) -> dict[str, Any]:
+        """One request: the reply's message, or the failure classified (see the class)."""
+        req = urllib.request.Request(self.url, data=body, headers=self.headers, method="POST")
         try:
             with urllib.request.urlopen(req, timeout=self.timeout) as resp:
-                reply = json.loads(resp.read().decode("utf-8"))
+                raw = resp.read()
         except urllib.error.HTTPError as exc:
-            detail = exc.read().decode("utf-8", "replace")[:500]
-            raise RuntimeError(f"{self.url} answered HTTP {exc.code} for sample "
-                               f"'{sample.id}': {detail}") from None
-        except urllib.error.URLError as exc:
-            raise RuntimeError(f"cannot reach {self.url}: {exc.reason}") from None
+            try:
+                detail = error_detail(exc.read().decode("utf-8", "replace"))
+            except (OSError, http.client.HTTPException):
+                detail = ""
+            said = f"{self.url} answered HTTP {exc.code}" + (f": {detail}" if detail else "")
+            if exc.code in (401, 403, 404):
+                raise EndpointError(said) from None
+            if exc.code in (408, 429) or exc.code >= 500:
+                raise _Transient(said, retry_after_seconds(exc.headers.get("Retry-After"))) from None
+            raise SampleError(said) from None
+        except urllib.error.URLError as exc:  # no connection made, or the request not sent
+            if isinstance(exc.reason, (ConnectionRefusedError, socket.gaierror)):
+                # Nothing listens there: retrying would only delay the message (a rerun resumes).
+                raise EndpointError(f"cannot reach {self.url}: {exc.reason}") from None
+            raise _Transient(f"{self.url}: {exc.reason}") from None
+        except (OSError, http.client.HTTPException) as exc:  # the answer dropped, reset or late
+            raise _Transient(f"{self.url}: {type(exc).__name__} {exc}".strip()) from None
         try:
-            message = reply["choices"][0]["message"]
-        except (KeyError, IndexError, TypeError):
-            raise RuntimeError(f"{self.url} sent no choices[0].message for sample "
-                               f"'{sample.id}': {str(reply)[:300]}") from None
-        return message_to_grammar(message)
+            message = json.loads(raw)["choices"][0]["message"]
+        except (ValueError, KeyError, IndexError, TypeError):
+            message = None
+        if not isinstance(message, dict):
+            raise _Transient(f"{self.url} sent no choices[0].message: "
+                             f"{error_detail(raw.decode('utf-8', 'replace'))}")
+        return message
+
+    def complete(self, sample: TurnSample, stop: threading.Event | None = None) -> str:
+        """The action for one sample, in our grammar, retried as the class says: SampleError
+        when it gets none, EndpointError (and `stop` set) when the endpoint cannot serve the run.
+        Once `stop` is set no request is sent and the wait between tries ends."""
+        stop = stop or threading.Event()
+        body = json.dumps(self.request(sample)).encode()
+        attempt = 1
+        while not stop.is_set():
+            try:
+                return message_to_grammar(self._post(body))
+            except EndpointError:
+                stop.set()  # no other request of the run is sent
+                raise
+            except _Transient as exc:
+                if attempt == self.attempts:
+                    raise SampleError(f"{exc} (after {attempt} attempts)") from None
+                stop.wait(self.wait(attempt, exc.wait))
+            attempt += 1
+        raise _Stopped
+
+    def results(self, samples: list[TurnSample]) -> Iterator[tuple[int, str | None, str | None]]:
+        """(index, output, None) or (index, None, error) for each sample, as each finishes.
+        An EndpointError is raised as soon as one request meets it, and no request is sent
+        after it."""
+        stop = threading.Event()
+        pool = ThreadPoolExecutor(max_workers=self.concurrency)
+        try:
+            futures = {pool.submit(self.complete, s, stop): i for i, s in enumerate(samples)}
+            for future in as_completed(futures):
+                try:
+                    output = future.result()
+                except _Stopped:  # the run is ending: its EndpointError follows, or the caller left
+                    continue
+                except SampleError as exc:
+                    yield futures[future], None, str(exc)
+                    continue
+                yield futures[future], output, None
+        finally:
+            stop.set()
+            pool.shutdown(wait=True, cancel_futures=True)
 
     def generate(self, samples: list[TurnSample], advance: Advance = None) -> list[str]:
-        def one(s: TurnSample) -> str:
-            text = self.complete(s)
+        """Outputs in the samples' order; a sample without one is a RuntimeError (the callers
+        that want a run to survive one read `results`)."""
+        outputs: list[str] = [""] * len(samples)
+        for i, output, error in self.results(samples):
+            if output is None:
+                raise RuntimeError(f"sample '{samples[i].id}': {error}")
+            outputs[i] = output
             if advance:
                 advance(1)
-            return text
-        with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
-            return list(pool.map(one, samples))
+        return outputs
 
 
 def make_generator(backend: str, model: Any, *, tokenizer: Any = None, endpoint: str | None = None,
-                   batch_size: int = 16, max_new_tokens: int = 256):
+                   batch_size: int = 16, max_new_tokens: int = 256, concurrency: int = 8,
+                   timeout: float = 300.0, attempts: int = 5):
     """The back-end by name. `model` is a folder (hf, vllm), a loaded model (hf) or the model
-    name the endpoint serves (openai)."""
+    name the endpoint serves (openai); `concurrency`, `timeout` (seconds per request) and
+    `attempts` are the endpoint's."""
     if backend == "openai":
         if not endpoint:
             raise ValueError("the openai back-end needs an endpoint URL (--endpoint)")
         return OpenAIGenerator(endpoint, str(model), max_new_tokens=max_new_tokens,
-                               concurrency=batch_size)
+                               concurrency=concurrency, timeout=timeout, attempts=attempts)
     if backend == "vllm":
         return VLLMGenerator(resolve_model(str(model)), tokenizer=tokenizer, max_new_tokens=max_new_tokens)
     if backend != "hf":
@@ -653,4 +801,3 @@ def make_generator(backend: str, model: Any, *, tokenizer: Any = None, endpoint:
     elif tokenizer is None:
         raise ValueError("a loaded model needs its tokenizer")
     return HFGenerator(model, tokenizer, batch_size=batch_size, max_new_tokens=max_new_tokens)
-

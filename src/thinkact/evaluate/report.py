@@ -125,6 +125,21 @@ def read_log(path: Path) -> list[dict[str, Any]]:
     return rows
 
 
+def grpo_summaries(run_dir: Path) -> dict[str, Any]:
+    """results.json's GRPO summaries, from the training logs the plots are drawn from (a log
+    can have grown since results.json was written: a run going on, or resumed)."""
+    from thinkact.evaluate.results import seed_runs
+    from thinkact.train.pipeline import grpo_summary
+
+    runs = seed_runs(run_dir)
+    if runs:
+        per_seed = {str(k): grpo_summary(p / "stages" / "grpo" / "train_log.jsonl") for k, p in runs.items()}
+        per_seed = {k: g for k, g in per_seed.items() if g}
+        return {"grpo_per_seed": per_seed} if per_seed else {}
+    summary = grpo_summary(run_dir / "stages" / "grpo" / "train_log.jsonl")
+    return {"grpo": summary} if summary else {}
+
+
 def series(log: list[dict[str, Any]], key: str) -> tuple[list[float], list[float]]:
     pts = [(r["step"], r[key]) for r in log if isinstance(r.get(key), (int, float))]
     return [p[0] for p in pts], [p[1] for p in pts]
@@ -230,10 +245,10 @@ def plot_grpo_rewards(log: list[dict[str, Any]], path: Path) -> bool:
     zero = series(log, "frac_reward_zero_std")
     plt = _plt()
     if zero[0]:
-        fig, (ax, ax2) = plt.subplots(2, 1, figsize=(8, 5.2), sharex=True,
+        fig, (ax, ax2) = plt.subplots(2, 1, figsize=(9, 5.2), sharex=True,
                                       gridspec_kw={"height_ratios": [3, 1]})
     else:
-        fig, ax = plt.subplots(figsize=(8, 4))
+        fig, ax = plt.subplots(figsize=(9, 4))
     for c, (xs, ys) in comps:
         _line(ax, xs, ys, COMPONENT_COLORS.get(c, None), c)
     if total[0]:
@@ -241,7 +256,8 @@ def plot_grpo_rewards(log: list[dict[str, Any]], path: Path) -> bool:
     ax.set_ylabel("mean reward")
     ax.set_ylim(-0.03, 1.03)
     ax.set_title("GRPO: reward components over steps")
-    ax.legend(loc="lower right", ncol=3, fontsize=8, frameon=False)
+    # Beside the axes, not on them: inside, it hid the end of the curves, the part that matters.
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
     if zero[0]:
         _line(ax2, *zero, "#7f7f7f", "groups with no signal")
         ax2.set_ylabel("zero-std groups")
@@ -612,8 +628,13 @@ def headline(results: dict[str, Any]) -> list[str]:
     summaries.update({f" (seed {k})": g for k, g in (results.get("grpo_per_seed") or {}).items()})
     for tag, g in summaries.items():
         if isinstance(g.get("reward_first"), (int, float)) and isinstance(g.get("reward_last"), (int, float)):
+            over = ""  # how many logged steps each figure averages, where the summary says
+            if g.get("window") == 1:
+                over = "; first and last logged step"
+            elif isinstance(g.get("window"), int):
+                over = f"; means of the first and last {g['window']} logged steps"
             lines.append(f"GRPO{tag} mean reward: {g['reward_first']:.3f} at the start, {g['reward_last']:.3f} "
-                         f"at the end ({g.get('steps', '?')} steps)")
+                         f"at the end ({g.get('steps', '?')} steps{over})")
         if isinstance(g.get("reasoning_length_first"), (int, float)) and isinstance(
                 g.get("reasoning_length_last"), (int, float)):
             lines.append(f"GRPO{tag} reasoning length: {g['reasoning_length_first']:.1f} words at the start, "
@@ -660,9 +681,8 @@ def build_report(run_dir: str | Path, out_dir: str | Path | None = None, *, n_sa
     if not run_dir.is_dir():
         raise DataError("not a folder", file=run_dir)
     out = Path(out_dir) if out_dir is not None else run_dir / "report"
-    out.mkdir(parents=True, exist_ok=True)
-
-    results = read_results(run_dir)
+    results = {**read_results(run_dir), **grpo_summaries(run_dir)}
+    out.mkdir(parents=True, exist_ok=True)  # only now: a folder that is not a run gets no report folder
     rows = results["rows"]
     table = build_table(rows)
     (out / "table.json").write_text(json.dumps(table, indent=2) + "\n", encoding="utf-8")

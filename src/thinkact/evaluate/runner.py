@@ -6,22 +6,30 @@ score them with the same code as `thinkact score`.
 writes `predictions.jsonl` ({"id", "output"} per sample) and `scores.json` (exactly what
 `thinkact score --gold <samples> --pred predictions.jsonl` writes) into `out_dir`, and returns
 the scores. The training pipeline calls it for each stage and split.
+
+With an endpoint (the openai back-end) each prediction is appended to `predictions.jsonl` as
+it arrives, so a killed run loses nothing, and running the same evaluation again asks only for
+the samples not in it yet. Samples the endpoint gave no answer for are listed with the reason
+in `errors.jsonl`; they are scored as missing predictions and asked for again by the next run.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterator
 
 from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                            TimeElapsedColumn, TimeRemainingColumn)
 
-from thinkact.evaluate.generation import make_generator
-from thinkact.schema import TurnSample, write_jsonl
+from thinkact.evaluate.generation import OpenAIGenerator, make_generator
+from thinkact.schema import DataError, TurnSample, iter_jsonl_dicts, write_jsonl
 
 PREDICTIONS = "predictions.jsonl"
+ERRORS = "errors.jsonl"  # {"id", "error"}: samples an endpoint gave no answer for
 GOLD = "gold.jsonl"
 SCORES = "scores.json"
 GENERATION = "generation.json"  # timing: samples, seconds, samples/s
@@ -32,17 +40,26 @@ def progress_bar() -> Progress:
                     TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TimeRemainingColumn())
 
 
-def generate_all(generator: Any, samples: list[TurnSample], description: str = "generating") -> list[str]:
-    """Outputs for all samples, in order, with a progress bar and a samples/s rate."""
+@contextmanager
+def progress(total: int, description: str, done: int = 0) -> Iterator[Callable[[int], None]]:
+    """A progress bar starting at `done` of `total`; yields advance(n), which also shows the
+    rate of the samples generated here."""
     start = time.perf_counter()
+    new = 0
     with progress_bar() as bar:
-        task = bar.add_task(description, total=len(samples), rate="")
+        task = bar.add_task(description, total=total, completed=done, rate="")
 
         def advance(n: int) -> None:
-            bar.advance(task, n)
-            done = bar.tasks[task].completed
-            bar.update(task, rate=f"{done / max(time.perf_counter() - start, 1e-9):.1f}/s")
+            nonlocal new
+            new += n
+            bar.update(task, advance=n, rate=f"{new / max(time.perf_counter() - start, 1e-9):.1f}/s")
 
+        yield advance
+
+
+def generate_all(generator: Any, samples: list[TurnSample], description: str = "generating") -> list[str]:
+    """Outputs for all samples, in order, with a progress bar and a samples/s rate."""
+    with progress(len(samples), description) as advance:
         return generator.generate(samples, advance)
 
 
@@ -54,9 +71,78 @@ def write_predictions(path: str | Path, samples: list[TurnSample], outputs: list
     return path
 
 
+def read_finished(path: str | Path, samples: list[TurnSample], model: str) -> dict[str, str]:
+    """Predictions an earlier run wrote to `path` (id -> output), to be kept, not asked for
+    again. A last line cut short by a killed run is dropped. A line from another model, or for
+    a sample not being evaluated, is an error naming it: the file belongs to another evaluation."""
+    path = Path(path)
+    if not path.is_file():
+        return {}
+    data = path.read_bytes()
+    if data and not data.endswith(b"\n"):  # the run was killed while writing this line
+        with path.open("r+b") as f:
+            f.truncate(data.rfind(b"\n") + 1)
+    known = {s.id for s in samples}
+    other = "predictions of another evaluation: use another --out, or remove the file"
+    done: dict[str, str] = {}
+    for line, obj in iter_jsonl_dicts(path):
+        pid, output = obj.get("id"), obj.get("output")
+        if pid not in known:
+            raise DataError(f"id {pid!r} is not among the samples evaluated ({other})", file=path,
+                            line=line, field="id")
+        if pid in done:
+            raise DataError(f"duplicate id {pid!r}", file=path, line=line, field="id")
+        if not isinstance(output, str):
+            raise DataError("'output' must be the raw model text (a string)", file=path, line=line,
+                            field="output")
+        if obj.get("model") != model:
+            raise DataError(f"written for model {obj.get('model')!r}, not {model!r} ({other})",
+                            file=path, line=line, field="model")
+        done[pid] = output
+    return done
+
+
+def generate_resumable(generator: OpenAIGenerator, samples: list[TurnSample], out_dir: Path) -> dict[str, int]:
+    """Ask the endpoint for the samples not yet in `out_dir/predictions.jsonl`, appending each
+    prediction as it arrives (and each failure to errors.jsonl), then rewrite the file in the
+    samples' order. Returns counts: samples kept from before, requested, failed."""
+    pred, errors = out_dir / PREDICTIONS, out_dir / ERRORS
+    done = read_finished(pred, samples, generator.model)
+    out_dir.mkdir(parents=True, exist_ok=True)  # predictions are appended as they arrive
+    kept = len(done)
+    todo = [s for s in samples if s.id not in done]
+    failed = 0
+    try:
+        with progress(len(samples), "generating", done=kept) as advance, \
+                pred.open("a", encoding="utf-8") as out, errors.open("w", encoding="utf-8") as err:
+            for i, output, error in generator.results(todo):
+                sid = todo[i].id
+                if output is not None:
+                    done[sid] = output
+                    out.write(json.dumps({"id": sid, "output": output, "model": generator.model},
+                                         ensure_ascii=False) + "\n")
+                    out.flush()
+                else:
+                    failed += 1
+                    err.write(json.dumps({"id": sid, "error": error}, ensure_ascii=False) + "\n")
+                    err.flush()
+                advance(1)
+    finally:
+        if not failed:  # no stale errors from an earlier run left beside the predictions
+            errors.unlink(missing_ok=True)
+    # In the samples' order, so the finished file does not depend on which answer came first;
+    # written beside and renamed, so a kill now leaves the appended file whole.
+    tmp = pred.with_name(pred.name + ".tmp")
+    write_jsonl(tmp, ({"id": s.id, "output": done[s.id], "model": generator.model}
+                      for s in samples if s.id in done))
+    os.replace(tmp, pred)
+    return {"kept": kept, "requested": len(todo), "failed": failed}
+
+
 def evaluate_model(model_or_path: Any, samples: list[TurnSample], *, out_dir: str | Path,
                    think: str = "optional", batch_size: int = 16, max_new_tokens: int = 256,
                    tokenizer: Any = None, backend: str = "hf", endpoint: str | None = None,
+                   concurrency: int = 8, timeout: float = 300.0, attempts: int = 5,
                    results_path: str | Path | None = None, generator: Any = None,
                    weights: Any = None, answer_method: str = "f1", budget: int = 64) -> dict[str, Any]:
     """Generate, write predictions and gold beside them, score; returns the scores dict
@@ -64,7 +150,8 @@ def evaluate_model(model_or_path: Any, samples: list[TurnSample], *, out_dir: st
     (default `out_dir/scores.json`). Generation timing goes to `out_dir/generation.json`.
 
     `model_or_path` is a model folder, a loaded model (then pass `tokenizer`), or for the
-    openai back-end the model name the endpoint serves. A ready `generator` skips loading.
+    openai back-end the model name the endpoint serves (`concurrency`, `timeout` and
+    `attempts` are its settings; it resumes, see the module). A ready `generator` skips loading.
     `think`, `weights`, `answer_method` and `budget` are the scoring settings (see
     `thinkact.scoring.score_files`).
     """
@@ -72,15 +159,21 @@ def evaluate_model(model_or_path: Any, samples: list[TurnSample], *, out_dir: st
 
     if not samples:
         raise ValueError("no turn samples to evaluate")
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = Path(out_dir)  # created once there are outputs: a failed start leaves no empty folder
     if generator is None:
         generator = make_generator(backend, model_or_path, tokenizer=tokenizer, endpoint=endpoint,
-                                   batch_size=batch_size, max_new_tokens=max_new_tokens)
+                                   batch_size=batch_size, max_new_tokens=max_new_tokens,
+                                   concurrency=concurrency, timeout=timeout, attempts=attempts)
+    pred = out_dir / PREDICTIONS
     start = time.perf_counter()
-    outputs = generate_all(generator, samples, "generating")
+    if isinstance(generator, OpenAIGenerator):
+        counts = generate_resumable(generator, samples, out_dir)
+        generated = counts["requested"] - counts["failed"]
+    else:
+        counts = {}
+        generated = len(samples)
+        write_predictions(pred, samples, generate_all(generator, samples, "generating"))
     seconds = time.perf_counter() - start
-    pred = write_predictions(out_dir / PREDICTIONS, samples, outputs)
     # The exact samples scored, so `thinkact score --gold gold.jsonl --pred predictions.jsonl`
     # reproduces the numbers even for a subset of a larger file.
     gold = out_dir / GOLD
@@ -89,6 +182,6 @@ def evaluate_model(model_or_path: Any, samples: list[TurnSample], *, out_dir: st
     scores = score_files(gold, pred, out=results_path, think=think, weights=weights,
                          answer_method=answer_method, budget=budget)
     timing = {"samples": len(samples), "seconds": round(seconds, 3), "backend": backend,
-              "samples_per_s": round(len(samples) / max(seconds, 1e-9), 3)}
+              "samples_per_s": round(generated / max(seconds, 1e-9), 3), **counts}
     (out_dir / GENERATION).write_text(json.dumps(timing, indent=2) + "\n", encoding="utf-8")
     return scores

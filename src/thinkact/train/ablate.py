@@ -36,7 +36,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from rich.console import Console
 
 from thinkact.evaluate.results import REFERENCES, ablation_markdown
-from thinkact.rewards import COMPONENTS
 from thinkact.schema import DataError, read_turns
 from thinkact.train.config import (GRPOSettings, PipelineConfig, StageConfig, _validation_error,
                                    merge_config)

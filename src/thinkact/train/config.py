@@ -343,10 +343,24 @@ def _read_yaml(path: Path) -> tuple[dict[str, Any], str]:
     return data, text
 
 
+# Top-level keys only one kind of config has, to tell a user who gave the other kind.
+STAGE_ONLY = {"stage", "train", "out", "mix_data"}
+PIPELINE_ONLY = {"base", "preset", "sft", "coldstart", "grpo", "eval", "seeds"}
+
+
+def _is_pipeline(data: dict[str, Any]) -> bool:
+    return not data.keys() & STAGE_ONLY and (bool(data.keys() & PIPELINE_ONLY) or any(
+        isinstance(data.get(k), dict) for k in ("model", "data")))
+
+
 def load_stage_config(path: str | Path, stage: str | None = None) -> StageConfig:
     """Read and check a stage config; `stage` (from the command) must match the file's."""
     path = Path(path)
     data, text = _read_yaml(path)
+    if _is_pipeline(data):
+        raise DataError("this is a pipeline config (for thinkact pipeline --config); stage configs look like "
+                        "configs/quickstart/sft.yaml: stage, model, data (turn samples), out, train: {...}",
+                        file=path)
     if stage is not None:
         data.setdefault("stage", stage)
         if data["stage"] != stage:
@@ -357,6 +371,31 @@ def load_stage_config(path: str | Path, stage: str | None = None) -> StageConfig
         train = _validate(SETTINGS[data["stage"]], data.get("train") or {}, path, text, ("train",))
         data = {**data, "train": train}
     return _validate(StageConfig, data, path, text)
+
+
+def _local_path(model: str) -> bool:
+    """A model name that can only be a folder (hub ids are `name` or `org/name`)."""
+    return model.startswith((".", "/", "~")) or model.count("/") > 1 or "\\" in model
+
+
+def missing_inputs(cfg: StageConfig, path: str | Path) -> list[DataError]:
+    """The stage's inputs that are not there yet: turn samples, mixed-in turns, a chat template
+    file, a model folder given as a local path; each located in the config file at `path`.
+    Nothing is loaded, and a hub id is not looked up."""
+    path = Path(path)
+    text = path.read_text(encoding="utf-8")
+    wanted = [(field, getattr(cfg, field), "file") for field in ("data", "mix_data")]
+    if cfg.chat_template and cfg.chat_template.endswith(".jinja"):
+        wanted.append(("chat_template", cfg.chat_template, "file"))
+    if _local_path(cfg.model):
+        wanted.append(("model", cfg.model, "folder"))
+    found = []
+    for field, value, kind in wanted:
+        where = Path(value).expanduser() if value else None
+        if where is not None and not (where.is_file() if kind == "file" else where.is_dir()):
+            found.append(DataError(f"no such {kind}: {value}", file=path, line=_yaml_line(text, (field,)),
+                                   field=field))
+    return found
 
 
 def preset_names() -> list[str]:
@@ -428,6 +467,12 @@ def load_pipeline_config(path: str | Path | None = None, preset: str | None = No
         preset = preset or "quickstart"
         path = preset_path(preset)
     layers = _config_layers(Path(path))
+    for file, _, layer in layers:
+        if layer.keys() & {"stage", "train"}:
+            stage = layer.get("stage") if layer.get("stage") in STAGES else "<stage>"
+            raise DataError(f"this is a stage config (for thinkact train {stage}); pipeline configs look like "
+                            "the presets in thinkact/recipes/: model: {name}, data: {source}, sft: {...}, "
+                            "coldstart: {...}, grpo: {...}, eval: {...}", file=file)
     data: dict[str, Any] = {}
     for _, _, layer in layers:
         data = merge_config(data, layer)

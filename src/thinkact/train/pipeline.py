@@ -197,20 +197,23 @@ def _mean(xs: list[float]) -> float | None:
 
 
 def grpo_summary(log_path: Path, window: int = 5) -> dict[str, Any]:
-    """Reward at the start and end of GRPO (mean of the first / last `window` logged steps),
-    the share of groups without learning signal, and reasoning length over training."""
-    rows = [json.loads(l) for l in log_path.read_text().splitlines()] if log_path.is_file() else []
-    rows = [r for r in rows if isinstance(r.get("reward"), (int, float))]
+    """Reward at the start and end of GRPO (mean of the first / last `window` logged steps,
+    fewer when there are fewer than two windows' worth, so the two never share a step), the
+    share of groups without learning signal, and reasoning length over training."""
+    from thinkact.evaluate.report import read_log  # skips a line cut short by a kill
+
+    rows = [r for r in read_log(log_path) if isinstance(r.get("reward"), (int, float))]
     if not rows:
         return {}
 
-    def ends(key: str) -> tuple[float | None, float | None]:
+    def ends(key: str) -> tuple[float | None, float | None, int]:
         xs = [r[key] for r in rows if isinstance(r.get(key), (int, float))]
-        return _mean(xs[:window]), _mean(xs[-window:])
+        n = max(1, min(window, len(xs) // 2))
+        return _mean(xs[:n]), _mean(xs[-n:]), n
 
-    first, last = ends("reward")
-    think_first, think_last = ends("reasoning_length")
-    return {"steps": rows[-1]["step"], "reward_first": first, "reward_last": last,
+    first, last, n = ends("reward")
+    think_first, think_last, _ = ends("reasoning_length")
+    return {"steps": rows[-1]["step"], "window": n, "reward_first": first, "reward_last": last,
             "frac_reward_zero_std": _mean([r["frac_reward_zero_std"] for r in rows
                                            if isinstance(r.get("frac_reward_zero_std"), (int, float))]),
             "reasoning_length_first": think_first, "reasoning_length_last": think_last}
