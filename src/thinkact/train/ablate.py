@@ -138,8 +138,9 @@ def _progress(console: Console, done: int, total: int, name: str, left: float | 
     from rich.table import Table
 
     line = Table.grid(padding=(0, 1))
-    line.add_row(f"variant {done + 1}/{total}: [bold]{name}[/]", ProgressBar(total=total, completed=done, width=30),
+    line.add_row(f"variant {done + 1}/{total}", ProgressBar(total=total, completed=done, width=30),
                  f"about {left / 60:.0f} min left" if left is not None else "")
+    console.rule(name)
     console.print(line)
 
 
@@ -174,8 +175,7 @@ def run_ablation(run: str | Path, variants: list[str] | None = None, out: str | 
         left = per_variant * (len(chosen) - i) if per_variant else None
         if i and per_variant:  # once variants have run, their own pace is the better guess
             left = (time.perf_counter() - start_time) / i * (len(chosen) - i)
-        console.rule()
-        _progress(console, i, len(chosen), f"{v.name} ({v.description})", left)
+        _progress(console, i, len(chosen), f"{v.name}: {v.description}", left)
         folder = out / v.name
         if overwrite:
             shutil.rmtree(folder, ignore_errors=True)
