@@ -13,8 +13,8 @@ import time
 import pytest
 
 from thinkact.schema import DataError
-from thinkact.train.ablate import (DEFAULT_VARIANTS, load_variant, run_ablation, variant_names,
-                                   variant_settings)
+from thinkact.train.ablate import (DEFAULT_VARIANTS, ablation_results, load_variant, run_ablation,
+                                   variant_names, variant_settings)
 from thinkact.schema import read_turns
 from thinkact.train.config import dump_config, load_pipeline_config, stage_config
 from thinkact.train.pipeline import _diff, eval_subset, evaluate_stage, open_run, prepare_data
@@ -30,12 +30,15 @@ def _changes(variant: str) -> dict[str, tuple]:
 @pytest.mark.parametrize("variant", DEFAULT_VARIANTS)
 def test_a_variant_changes_the_runs_grpo_only_where_its_overlay_says(variant):
     expected = {"full": set(), "no-coldstart": set(), "no-think": {"think"}, "binary": {"reward.kind"},
+                "other-seed": {"seed"},
                 "tool-x2": {"reward.weights.tool"}, "answer-x2": {"reward.weights.answer"}}.get(
         variant, {f"reward.weights.{variant[3:]}"})
     changes = _changes(variant)
     assert set(changes) == expected
     if variant.startswith("no-") and variant[3:] in ("format", "decision", "tool", "answer", "efficiency"):
         assert changes[f"reward.weights.{variant[3:]}"].endswith("-> 0.0")
+    if variant == "other-seed":
+        assert changes["seed"] == "seed: 0 -> 1"
     if variant == "tool-x2":
         assert changes["reward.weights.tool"] == "reward.weights.tool: 0.5 -> 1.0"
     start = load_variant(variant).start
@@ -122,6 +125,11 @@ def test_killed_ablation_resumes_refuses_a_changed_overlay_and_tabulates(finishe
     assert "| mine | binary, tool weight 0.2 |" in table and "| run/grpo |" in table
     import yaml
     assert yaml.safe_load((out / "mine" / "variant.yaml").read_text())["grpo"]["reward"]["weights"]["tool"] == 0.2
+
+    # a later call for one variant keeps the others finished in the folder in its table
+    again = ablation_results(finished_run, out, [load_variant("no-think")])
+    assert set(again["variants"]) == {"no-think", "mine"}
+    assert again["variants"]["mine"]["description"] == "binary, tool weight 0.2"
 
     from thinkact.evaluate.report import build_report
     report = build_report(finished_run, tmp_path / "report")

@@ -8,6 +8,7 @@ any file a user writes):
     grpo:                                      keys merged over the run's `grpo` settings
       reward: {weights: {tool: 0}}
     scale_weights: {tool: 2}                   reward weights multiplied by these factors
+    seed_offset: 1                             the run's GRPO seed plus this
 
 Everything else (steps, seed, data, evaluation) is the run's own, so a variant differs from the
 run's GRPO only where its overlay says.
@@ -41,7 +42,7 @@ from thinkact.train.config import (GRPOSettings, PipelineConfig, StageConfig, _v
                                    merge_config)
 from thinkact.train.pipeline import eval_subset, evaluate_stage, open_run, write_atomic
 
-DEFAULT_VARIANTS = ("full", "no-format", "no-decision", "no-tool", "no-answer", "no-efficiency",
+DEFAULT_VARIANTS = ("full", "other-seed", "no-format", "no-decision", "no-tool", "no-answer", "no-efficiency",
                     "tool-x2", "answer-x2", "binary", "no-think", "no-coldstart")
 
 
@@ -54,6 +55,7 @@ class Variant(BaseModel):
     grpo: dict[str, Any] = Field(default_factory=dict)
     scale_weights: dict[Literal["format", "decision", "tool", "answer", "efficiency"], float] = \
         Field(default_factory=dict)
+    seed_offset: int = 0
 
 
 def variant_names() -> list[str]:
@@ -92,6 +94,7 @@ def load_variant(name: str) -> Variant:
 def variant_settings(cfg: PipelineConfig, variant: Variant) -> GRPOSettings:
     """The run's GRPO settings with the variant's overlay on them."""
     data = merge_config(cfg.grpo.model_dump(mode="json"), variant.grpo)
+    data["seed"] = data.get("seed", cfg.grpo.seed) + variant.seed_offset
     weights = data.setdefault("reward", {}).setdefault("weights", {})
     for component, factor in variant.scale_weights.items():
         weights[component] = weights.get(component, getattr(cfg.grpo.reward.weights, component)) * factor
@@ -208,6 +211,13 @@ def ablation_results(run: Path, out: Path, variants: list[Variant], *, seed: int
     from thinkact.evaluate import stats
     from thinkact.evaluate.results import evaluations, read_scores
 
+    # Variants finished earlier in this folder (another --variants list) stay in the table.
+    chosen = {v.name for v in variants}
+    for saved in sorted(out.glob("*/variant.yaml")):
+        if saved.parent.name not in chosen:
+            meta = yaml.safe_load(saved.read_text(encoding="utf-8")) or {}
+            variants = [*variants, Variant(name=saved.parent.name, description=meta.get("description", ""),
+                                           start=meta.get("start", "coldstart"))]
     found = {(REFERENCES[st], sp): f for (st, sp), f in evaluations(run).items() if st in REFERENCES}
     found.update({k: f for k, f in evaluations(out).items() if k[0] in {v.name for v in variants}})
     read = {k: read_scores(f) for k, f in found.items()}
