@@ -12,10 +12,9 @@ import time
 
 import pytest
 
-from thinkact.schema import DataError
+from thinkact.schema import DataError, read_turns
 from thinkact.train.ablate import (DEFAULT_VARIANTS, ablation_results, load_variant, run_ablation,
                                    variant_names, variant_settings)
-from thinkact.schema import read_turns
 from thinkact.train.config import dump_config, load_pipeline_config, stage_config
 from thinkact.train.pipeline import _diff, eval_subset, evaluate_stage, open_run, prepare_data
 
