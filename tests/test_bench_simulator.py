@@ -2,11 +2,12 @@ import random
 
 import pytest
 
-from thinkact.bench.agent import oracle_policy
+from thinkact.bench.agent import TERMINAL, decide, oracle_policy
 from thinkact.bench.backend import database
 from thinkact.bench.domains import DOMAINS, PROCEDURES
 from thinkact.bench.nlu import fragments, understand
-from thinkact.bench.simulator import pass_hat_k, run_episode, sample_goals
+from thinkact.bench.simulator import pass_hat_k, run_episode, sample_goals, tells_outcome
+from thinkact.rewards import token_f1
 from thinkact.grammar import render
 from thinkact.schema import Target, ToolCall
 
@@ -38,7 +39,8 @@ def test_understand_reads_several_fragments_and_flags_the_rest():
 def test_oracle_reaches_every_goal(split):
     goals = sample_goals(split, 90, seed=0)
     results = [run_episode(g, oracle_policy(g.domain)) for g in goals]
-    assert all(r.success for r in results), [r.goal_id for r in results if not r.success]
+    assert all(r.success for r in results), [(r.goal_id, r.failure) for r in results if not r.success]
+    assert all(r.failure is None and r.ended == "user" and r.calls_ok and r.told for r in results)
     assert {g.outcome for g in goals} == {"done", "refused", "declined"}
 
 
@@ -84,3 +86,89 @@ def test_pass_hat_k():
     assert pass_hat_k([[True, True], [False, False]], 2) == 0.5
     with pytest.raises(ValueError):
         pass_hat_k([[True]], 2)
+
+
+# ----------------------------------------------------------------- weak agents score 0
+# Refused and declined goals leave the backend as it was, so an agent that does nothing matches
+# their final state: success also needs the procedure's lookups and the outcome told.
+
+
+def scripted(goal, act):
+    """A policy that sees the oracle's next decision and answers with `act(decision)`."""
+    domain = DOMAINS[goal.domain]
+
+    def policy(messages):
+        acts = [understand(domain, m.content) for m in messages if m.role == "user"]
+        return act(decide(domain, messages, acts))
+
+    return policy
+
+
+def never_calls(goal):
+    """Says what the oracle says, but gives the goal's outcome where the oracle would call a tool."""
+    return scripted(goal, lambda d: Target(kind="reply", content=goal.reply) if d.target.kind == "tool_call"
+                    else d.target)
+
+
+def apologises(goal):
+    return lambda messages: Target(kind="reply", content="Sorry, I cannot help.")
+
+
+def repeats_first(goal):
+    """The oracle's first action, then that action again and again."""
+    oracle, first = oracle_policy(goal.domain), []
+
+    def policy(messages):
+        if not first:
+            first.append(oracle(messages))
+        return first[0]
+
+    return policy
+
+
+def never_tells(goal):
+    """The oracle, but its last word (refusal, decline or result) is a vague apology."""
+    return scripted(goal, lambda d: Target(kind="reply", content="Sorry, I cannot help.") if d.kind in TERMINAL
+                    else d.target)
+
+
+TEST_GOALS = sample_goals("test", 40, seed=0)
+
+
+@pytest.mark.parametrize("make", [never_calls, apologises, repeats_first, never_tells])
+def test_weak_agents_score_zero(make):
+    assert {g.outcome for g in TEST_GOALS} == {"done", "refused", "declined"}
+    results = [run_episode(g, make(g), max_actions=20) for g in TEST_GOALS]
+    assert not any(r.success for r in results)
+    why = {(g.outcome, r.failure.split(":")[0]) for g, r in zip(TEST_GOALS, results)}
+    if make is never_calls:  # the outcome told, without the lookups that establish it
+        changes = {g.id for g in TEST_GOALS if g.outcome == "done" and len(g.gold) > 1}  # lookup, action
+        assert changes and all(r.failure == "state mismatch" if r.goal_id in changes
+                               else r.failure.startswith("missing call") for r in results)
+        assert all(r.told for r in results)
+    if make is never_tells:  # everything done but telling the user
+        assert {w for _, w in why} == {"outcome never told"}
+        assert all(r.state_ok and r.calls_ok for r in results)
+
+
+def test_missing_calls_are_named():
+    g = next(g for g in TEST_GOALS if g.procedure == "cancel_order" and g.outcome == "refused")
+    r = run_episode(g, apologises(g))
+    assert r.failure == f"missing call: get_order(order_id='{g.slots['order_id']}')"
+    assert r.state_ok and not r.calls_ok and not r.told and r.ended == "user"
+
+
+def test_the_outcome_told_must_be_the_goals():
+    declined = next(g for g in TEST_GOALS if g.outcome == "declined")
+    messages = run_episode(declined, oracle_policy(declined.domain)).conversation.messages
+    replies = [m.content for m in messages if m.role == "assistant" and not m.tool_calls]
+    confirm = [r for r in replies if r.endswith("Shall I go ahead?")][-1]
+    assert tells_outcome(declined, declined.reply)
+    assert declined.outputs and all(v in confirm for v in declined.outputs)  # same identifier...
+    assert not tells_outcome(declined, confirm)  # ...but a question, not the decline
+
+    refused = next(g for g in TEST_GOALS if g.procedure == "cancel_order" and g.outcome == "refused")
+    status = database("retail", "test", 0)["orders"][refused.slots["order_id"]]["status"]
+    assert status in refused.outputs and tells_outcome(refused, refused.reply)
+    wrong = refused.reply.replace(f" is {status}", " is delivered" if status != "delivered" else " is shipped")
+    assert token_f1(wrong, refused.reply) > 0.8 and not tells_outcome(refused, wrong)

@@ -12,8 +12,12 @@ from typer.testing import CliRunner  # noqa: E402
 from thinkact.bench.agent import oracle_policy  # noqa: E402
 from thinkact.bench.domains import DOMAINS  # noqa: E402
 from thinkact.cli import app  # noqa: E402
-from thinkact.evaluate.episodes import evaluate_episodes  # noqa: E402
+from thinkact.bench.simulator import sample_goals  # noqa: E402
+from thinkact.chat import build_prompt  # noqa: E402
+from thinkact.evaluate.episodes import evaluate_episodes, run_episodes  # noqa: E402
+from thinkact.evaluate.generation import HFGenerator  # noqa: E402
 from thinkact.grammar import render  # noqa: E402
+from thinkact.models import build_tiny_model, load_for_inference  # noqa: E402
 
 
 class OracleGenerator:
@@ -45,11 +49,62 @@ def test_oracle_agent_succeeds_and_calls_are_batched(tmp_path):
     assert len(convs) == 12 and json.loads(convs[0])["messages"][0]["role"] == "user"
 
 
-def test_a_model_that_never_acts_fails_goals_that_need_action(tmp_path):
-    s = evaluate_episodes(None, generator=Mute(), out=tmp_path / "e.json", n_goals=6, trials=4, max_actions=6)
-    done = [e for e in s["per_episode"] if e["outcome"] == "done"]
-    assert done and not any(e["success"] for e in done)
-    assert s["success_rate"] < 1.0 and s["pass^4"] <= s["pass^1"] < 1.0
+def test_a_model_that_never_acts_fails_every_goal(tmp_path):
+    s = evaluate_episodes(None, generator=Mute(), out=tmp_path / "e.json", n_goals=6, trials=4, max_actions=30)
+    assert {e["outcome"] for e in s["per_episode"]} == {"done", "refused", "declined"}
+    assert s["success_rate"] == 0.0 and s["pass^1"] == 0.0
+    assert all(e["failure"] for e in s["per_episode"]) and sum(s["failures"].values()) == 24
+    assert s["state_ok_rate"] > 0 and s["failures"]["missing call"] > 0  # the final state alone would credit it
+
+
+@pytest.mark.slow
+def test_the_untrained_base_model_scores_zero(tmp_path):
+    """The quickstart base model knows language, not the task: it completes no goal, whatever
+    the outcome (refused and declined goals need lookups and a reply that tells the outcome)."""
+    s = evaluate_episodes("quickstart", out=tmp_path / "e.json", n_goals=4, trials=1, max_actions=6,
+                          max_new_tokens=64)
+    assert {e["outcome"] for e in s["per_episode"]} >= {"refused", "declined"}
+    assert s["success_rate"] == 0.0 and all(e["failure"] for e in s["per_episode"])
+
+
+class OracleUnderTable(HFGenerator):
+    """The oracle's actions, under a tiny model's position table and tokenizer (they decide what
+    fits); records the length of every prompt it is asked for."""
+
+    def __init__(self, model_dir, max_new_tokens):
+        model, tokenizer = load_for_inference(str(model_dir))
+        super().__init__(model, tokenizer, max_new_tokens=max_new_tokens)
+        self.oracle, self.lengths = OracleGenerator(), []
+
+    def generate(self, samples, advance=None):
+        self.lengths += [len(self.tokenizer(build_prompt(self.tokenizer, s), add_special_tokens=False)["input_ids"])
+                         for s in samples]
+        return self.oracle.generate(samples)
+
+
+def test_an_episode_that_outgrows_the_context_ends_as_a_failure(tiny_tokenizer, tmp_path):
+    goal = max(sample_goals("test", 40, seed=0), key=lambda g: len(g.behaviours()))  # a long conversation
+    roomy = OracleUnderTable(build_tiny_model(tmp_path / "roomy", tiny_tokenizer), max_new_tokens=64)
+    [r] = run_episodes(roomy, [goal], trials=1)
+    assert r.success and max(roomy.lengths) + 64 > 1024  # the conversation needs more than 1024 positions
+
+    small = OracleUnderTable(build_tiny_model(tmp_path / "small", tiny_tokenizer, max_positions=1024),
+                             max_new_tokens=64)
+    [r] = run_episodes(small, [goal], trials=1)
+    assert not r.success and r.ended == r.failure == "context limit" and 1 < r.actions < len(roomy.lengths)
+    assert small.lengths == roomy.lengths[:r.actions]  # the same episode, up to the prompt that did not fit
+    assert max(small.lengths) + 64 <= 1024  # no prompt ran past the position table
+
+
+def test_a_model_too_small_for_the_prompt_fails_without_generating(tiny_tokenizer, tmp_path):
+    model = build_tiny_model(tmp_path / "model", tiny_tokenizer, max_positions=512)  # < system + tools
+    out = tmp_path / "ep.json"
+    r = CliRunner().invoke(app, ["eval", "episodes", "--model", str(model), "--goals", "2", "--trials", "1",
+                                 "--max-new-tokens", "4", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    s = json.loads(out.read_text())
+    assert s["failures"] == {"context limit": 2} and "failures: context limit 2" in r.output
+    assert all(e["actions"] == 0 and e["ended"] == "context limit" for e in s["per_episode"])
 
 
 def test_generation_errors_reach_the_caller(tmp_path):

@@ -312,6 +312,8 @@ def eval_episodes(
     passes = "  ".join(f"{key} {v:.3f}" for key, v in s.items() if key.startswith("pass^"))
     typer.echo(f"{s['episodes']} episodes ({s['goals']} goals x {s['trials']} trials, {split}): "
                f"success {s['success_rate']:.3f}  {passes}  malformed {s['malformed_rate']:.3f}")
+    if s["failures"]:
+        typer.echo("failures: " + ", ".join(f"{why} {n}" for why, n in s["failures"].items()))
     typer.echo(f"results -> {out}")
 
 

@@ -201,7 +201,7 @@ def save_model(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, out: 
 
 
 def build_tiny_model(out: str | Path, tokenizer: PreTrainedTokenizerBase, *, hidden: int = 64,
-                     layers: int = 2, heads: int = 4, seed: int = 0) -> Path:
+                     layers: int = 2, heads: int = 4, seed: int = 0, max_positions: int = 4096) -> Path:
     """A tiny random Qwen3 with `tokenizer`, saved as an HF folder: a stand-in for a real
     model in tests and dry runs (it learns nothing useful, but runs every code path)."""
     from transformers import Qwen3Config, Qwen3ForCausalLM
@@ -211,7 +211,7 @@ def build_tiny_model(out: str | Path, tokenizer: PreTrainedTokenizerBase, *, hid
     config = Qwen3Config(
         vocab_size=len(tokenizer), hidden_size=hidden, intermediate_size=hidden * 2,
         num_hidden_layers=layers, num_attention_heads=heads, num_key_value_heads=heads,
-        head_dim=hidden // heads, max_position_embeddings=4096, tie_word_embeddings=True,
+        head_dim=hidden // heads, max_position_embeddings=max_positions, tie_word_embeddings=True,
         bos_token_id=None, eos_token_id=eos, pad_token_id=tokenizer.pad_token_id)
     model = Qwen3ForCausalLM(config)
     model.generation_config.eos_token_id = eos

@@ -170,9 +170,10 @@ class Outcome:
 
     kind: str  # done, refused, declined, not_found
     calls: list[ToolCall]
-    replies: list[str]
+    replies: list[str]  # the last one tells the user how it ended
     records: dict[str, Any]
     rule: str | None = None
+    facts: list[str] = field(default_factory=list)  # the values the last reply fills in
 
 
 def dry_run(domain: Domain, proc: Procedure, backend, slots: dict[str, Any], accept: bool = True) -> Outcome:
@@ -193,15 +194,17 @@ def dry_run(domain: Domain, proc: Procedure, backend, slots: dict[str, Any], acc
         elif isinstance(step, P.Check):
             if not step.test({**records, **slots}):
                 replies.append(render(step.refuse, domain, slots, records))
-                return Outcome("refused", calls, replies, records, step.rule)
+                return Outcome("refused", calls, replies, records, step.rule,
+                               P.facts(step.refuse, domain, slots, records))
         elif isinstance(step, P.Confirm):
             replies.append(render(step.text, domain, slots, records))
             if not accept:
                 replies.append(render(step.declined, domain, slots, records))
-                return Outcome("declined", calls, replies, records)
+                return Outcome("declined", calls, replies, records,
+                               facts=P.facts(step.declined, domain, slots, records))
         elif isinstance(step, P.Inform):
             replies.append(render(step.text, domain, slots, records))
-            return Outcome("done", calls, replies, records)
+            return Outcome("done", calls, replies, records, facts=P.facts(step.text, domain, slots, records))
     raise ValueError(f"procedure {proc.name} ends without informing the user")
 
 

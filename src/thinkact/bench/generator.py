@@ -55,7 +55,7 @@ def generate_conversation(goal: Goal) -> tuple[Conversation, list[Decision]]:
         decisions.append(d)
         return d.target
 
-    messages, _, _ = play(goal, policy, user, backend)
+    messages, *_ = play(goal, policy, user, backend)
     if backend.state() != expected_state(goal).state():
         raise RuntimeError(f"{goal.id}: the scripted agent missed the goal's final state")  # a bug
     meta = {"domain": goal.domain, "procedure": goal.procedure, "split": goal.split,

@@ -15,6 +15,7 @@ display text of enum slots as `<slot>_text`, and bound tool results by name (`{o
 
 from __future__ import annotations
 
+import string
 from dataclasses import dataclass, field
 from typing import Any, Callable, Union
 
@@ -186,12 +187,33 @@ def tool(name: str, description: str, **params: dict[str, Any]) -> dict[str, Any
                            "additionalProperties": False}}
 
 
-def render(text: Union[str, Callable[[dict[str, Any]], str]], domain: Domain, slots: dict[str, Any],
-           records: dict[str, Any]) -> str:
-    """Fill an agent template from what is known: slot values, their display text, tool results."""
+def template_state(domain: Domain, slots: dict[str, Any], records: dict[str, Any]) -> dict[str, Any]:
+    """What templates read: slot values, the display text of enum slots, tool results."""
     state: dict[str, Any] = {**records, **slots}
     for name, value in slots.items():
         slot = domain.slots.get(name)
         if slot is not None and slot.is_enum:
             state[f"{name}_text"] = slot.values.get(value, str(value))
+    return state
+
+
+def render(text: Union[str, Callable[[dict[str, Any]], str]], domain: Domain, slots: dict[str, Any],
+           records: dict[str, Any]) -> str:
+    """Fill an agent template from what is known: slot values, their display text, tool results."""
+    state = template_state(domain, slots, records)
     return text(state) if callable(text) else text.format(**state)
+
+
+def facts(text: Union[str, Callable[[dict[str, Any]], str]], domain: Domain, slots: dict[str, Any],
+          records: dict[str, Any]) -> list[str]:
+    """The values a template fills in (an identifier, a status, an amount), each rendered as in
+    the reply; [] for a template that is a function (its procedure declares `outputs`)."""
+    if callable(text):
+        return []
+    state = template_state(domain, slots, records)
+    out = []
+    for _, name, spec, conversion in string.Formatter().parse(text):
+        if name is not None:
+            field = name + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "")
+            out.append(("{" + field + "}").format(**state))
+    return list(dict.fromkeys(out))

@@ -12,8 +12,10 @@ with any policy, the scripted oracle or a model:
 
     goals = sample_goals("test", n=50, seed=0)
     result = run_episode(goals[0], policy)      # policy: list[Message] -> Target | raw text
-    result.success                              # the backend's final state is the goal's, and
-                                                # the agent told the user what they asked for
+    result.success                              # the agent did its part (see TOLD_F1): the
+                                                # goal's final state, the procedure's lookups,
+                                                # and the outcome told to the user
+    result.failure                              # why not: "state mismatch", "missing call: ...", ...
     pass_hat_k([[run_episode(g, policy, trial=t).success for t in range(4)] for g in goals], k=2)
 
 A policy builds its prompt from `goal.system` and `goal.tools`, and the messages it is given.
@@ -33,6 +35,7 @@ from thinkact.bench.agent import dry_run
 from thinkact.bench.backend import Backend, database
 from thinkact.bench.domains import DOMAINS, PROCEDURES, procedures_for
 from thinkact.grammar import parse
+from thinkact.rewards import token_f1
 from thinkact.schema import Conversation, Message, Target, ToolCall
 
 Policy = Callable[[list[Message]], Union[Target, str]]
@@ -55,8 +58,9 @@ class Goal:
     opener: str | None = None  # "greet" or "smalltalk": a first message without the request
     thanks: bool = False  # thank the agent at the end
     outcome: str = "done"  # done, refused or declined, with these values
-    gold: list[ToolCall] = field(default_factory=list)
-    outputs: list[str] = field(default_factory=list)  # what the agent must tell the user
+    gold: list[ToolCall] = field(default_factory=list)  # the procedure's calls: lookups, then the action if done
+    reply: str = ""  # the procedure's last reply: the refusal, the decline or the result
+    outputs: list[str] = field(default_factory=list)  # values the agent must tell the user (as in `reply`)
 
     @property
     def system(self) -> str:
@@ -113,8 +117,10 @@ def sample_goal(proc: P.Procedure, split: str, seed: int, rng: random.Random, go
         if out.kind == want:
             break
     goal = Goal(id=goal_id, domain=proc.domain, procedure=proc.name, split=split, seed=seed,
-                slots=slots, outcome=out.kind, gold=out.calls, accept=out.kind != "declined")
-    goal.outputs = [P.render(t, domain, slots, out.records) for t in proc.outputs] if out.kind == "done" else []
+                slots=slots, outcome=out.kind, gold=out.calls, accept=out.kind != "declined",
+                reply=out.replies[-1] if out.replies else "")
+    declared = [P.render(t, domain, slots, out.records) for t in proc.outputs] if out.kind == "done" else []
+    goal.outputs = list(dict.fromkeys(out.facts + declared))
 
     enums = [s for s in proc.slots if domain.slots[s].is_enum]
     if has_confirm and out.kind != "refused" and enums and rng.random() < 0.2:
@@ -304,12 +310,37 @@ def _placeholders(template: str) -> list[str]:
 # --------------------------------------------------------------------------- episodes
 
 
+# An episode succeeds only when the agent did its part, not merely when nothing changed:
+# a refused or declined goal leaves the backend as it was, so an agent that never acts would
+# match its final state. Success needs all of:
+#   - the backend's final state equals the goal's (the gold calls replayed on a fresh database);
+#   - every call of the procedure was made, with the same tool name and arguments: the lookups
+#     that establish the outcome, and the action when the goal ends done;
+#   - the agent told the outcome: after its last required call, some reply contains every value
+#     the procedure's last reply fills in (the identifier, a status, an amount) and has token F1
+#     of at least TOLD_F1 against that reply. The values make it the right outcome (a status
+#     or an amount); the similarity makes it the right kind of reply: the confirmation question
+#     carries the same identifier as the decline that follows it, and scores at most 0.48
+#     against it;
+#   - the episode ended by the user, not by the action limit or the model's context.
+TOLD_F1 = 0.5
+ENDINGS = ("user", "action limit", "context limit")
+
+
+class ContextLimit(Exception):
+    """Raised by a policy whose model cannot take the conversation any further: the episode
+    ends there, as a failure."""
+
+
 @dataclass
 class EpisodeResult:
     goal_id: str
-    success: bool  # state_ok and outputs_ok
+    success: bool  # failure is None
     state_ok: bool  # the backend's final state equals the goal's expected state
-    outputs_ok: bool  # every value the user asked for appears in some agent reply
+    calls_ok: bool  # every call of the procedure was made (tool and arguments)
+    told: bool  # a reply after those calls told the user the outcome
+    ended: str  # one of ENDINGS
+    failure: str | None  # why it failed: the ending, else state, calls, telling (failure_reason)
     actions: int  # agent actions taken
     malformed: int  # raw outputs that parsed to no action
     conversation: Conversation
@@ -333,12 +364,17 @@ def expected_state(goal: Goal) -> Backend:
 
 
 def play(goal: Goal, policy: Policy, user: UserSimulator, backend: Backend, max_actions: int = 40
-         ) -> tuple[list[Message], int, int]:
-    """Alternate user and agent until the user is done; returns (messages, actions, malformed)."""
+         ) -> tuple[list[Message], int, int, str]:
+    """Alternate user and agent until the user is done; returns (messages, actions, malformed,
+    how it ended: one of ENDINGS)."""
     messages = [Message(role="user", content=user.start())]
     actions = malformed = 0
     while actions < max_actions:
-        target, ok = _as_target(policy(messages))
+        try:
+            out = policy(messages)
+        except ContextLimit:
+            return messages, actions, malformed, "context limit"
+        target, ok = _as_target(out)
         actions += 1
         malformed += not ok
         if target.kind == "tool_call":
@@ -349,9 +385,30 @@ def play(goal: Goal, policy: Policy, user: UserSimulator, backend: Backend, max_
         messages.append(Message(role="assistant", content=target.content, reasoning=target.reasoning))
         text = user.respond(target.content)
         if text is None:
-            break
+            return messages, actions, malformed, "user"
         messages.append(Message(role="user", content=text))
-    return messages, actions, malformed
+    return messages, actions, malformed, "action limit"
+
+
+def missing_calls(goal: Goal, messages: list[Message]) -> tuple[list[ToolCall], int]:
+    """The gold calls the agent never made, and the index of the message where the last of the
+    ones it made first appears (-1 when none is needed)."""
+    made = [(i, c) for i, m in enumerate(messages) if m.role == "assistant" for c in m.tool_calls or []]
+    missing, after = [], -1
+    for g in goal.gold:
+        first = next((i for i, c in made if c.name == g.name and c.arguments == g.arguments), None)
+        if first is None:
+            missing.append(g)
+        else:
+            after = max(after, first)
+    return missing, after
+
+
+def tells_outcome(goal: Goal, reply: str) -> bool:
+    """The reply states how the goal ended: the values of the procedure's last reply, in a reply
+    like it (see TOLD_F1)."""
+    text = reply.lower()
+    return all(v.lower() in text for v in goal.outputs) and token_f1(reply, goal.reply) >= TOLD_F1
 
 
 def run_episode(goal: Goal, policy: Policy, *, trial: int = 0, max_actions: int = 40) -> EpisodeResult:
@@ -359,13 +416,34 @@ def run_episode(goal: Goal, policy: Policy, *, trial: int = 0, max_actions: int 
     repeated trials of one goal differ in surface form (for pass^k)."""
     backend = Backend(goal.domain, database(goal.domain, goal.split, goal.seed))
     user = UserSimulator(goal, random.Random(f"{goal.id}:{trial}"))
-    messages, actions, malformed = play(goal, policy, user, backend, max_actions)
+    messages, actions, malformed, ended = play(goal, policy, user, backend, max_actions)
     state_ok = backend.state() == expected_state(goal).state()
-    replies = [m.content for m in messages if m.role == "assistant" and not m.tool_calls]
-    outputs_ok = all(any(o in r for r in replies) for o in goal.outputs)
+    missing, after = missing_calls(goal, messages)
+    told = any(tells_outcome(goal, m.content) for m in messages[after + 1:]
+               if m.role == "assistant" and not m.tool_calls)
+    failure = failure_reason(ended, state_ok, missing, told)
     conv = Conversation(id=f"{goal.id}~{trial}", system=goal.system, tools=goal.tools, messages=messages,
                         meta={"domain": goal.domain, "procedure": goal.procedure, "split": goal.split})
-    return EpisodeResult(goal.id, state_ok and outputs_ok, state_ok, outputs_ok, actions, malformed, conv)
+    return EpisodeResult(goal.id, failure is None, state_ok, not missing, told, ended, failure,
+                         actions, malformed, conv)
+
+
+def failure_reason(ended: str, state_ok: bool, missing: list[ToolCall], told: bool) -> str | None:
+    """The first thing the agent did not do, or None."""
+    if ended != "user":
+        return ended
+    if not state_ok:
+        return "state mismatch"
+    if missing:
+        return "missing call: " + ", ".join(call_text(c) for c in missing)
+    if not told:
+        return "outcome never told"
+    return None
+
+
+def call_text(call: ToolCall) -> str:
+    args = ", ".join(f"{k}={v!r}" for k, v in call.arguments.items())
+    return f"{call.name}({args})"
 
 
 def pass_hat_k(successes: list[list[bool]], k: int) -> float:

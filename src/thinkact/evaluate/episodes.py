@@ -1,15 +1,19 @@
 """End-to-end episodes: the model as the agent against the bundled user simulator and backend.
 
 Each user goal is played `trials` times (the user's wording changes per trial); an episode
-succeeds when the backend's final state is the goal's and the agent told the user what they
-asked for. Reported: success rate and tau-bench's pass^k (k = 1, 2, 4 by default: the chance
-that k trials of a goal all succeed).
+succeeds when the agent did its part: the goal's final state, the procedure's calls, and the
+outcome told to the user (see thinkact.bench.simulator; each failed episode records why).
+Reported: success rate, tau-bench's pass^k (k = 1, 2, 4 by default: the chance that k trials of
+a goal all succeed), and the failures by reason.
 
 The model policy builds the prompt from the episode's context (system, tools, messages so far),
 generates, and hands the raw text to the simulator, which parses it with the action grammar.
 Episodes run in threads so that their policy calls can be batched: a call waits until every
 running episode is waiting for an action too, then all of them go to the generator as one
 batch. Generation stays in the calling thread; only the light simulator work runs in threads.
+A prompt the model cannot take with room left for `max_new_tokens` (the generator's
+`prompt_fits`, when it has one) is not generated: its episode ends there as a failure,
+"context limit".
 """
 
 from __future__ import annotations
@@ -17,12 +21,13 @@ from __future__ import annotations
 import json
 import queue
 import threading
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any, Callable
 
 from rich.progress import Progress
 
+from thinkact.bench.simulator import ContextLimit, pass_hat_k, run_episode, sample_goals
 from thinkact.evaluate.generation import make_generator
 from thinkact.evaluate.runner import progress_bar
 from thinkact.schema import Message, Target, TurnSample, write_jsonl
@@ -56,6 +61,8 @@ class BatchingPolicy:
                 self.cond.wait()
             if "output" not in slot:
                 raise RuntimeError("generation failed") from self.error
+            if slot["output"] is None:
+                raise ContextLimit(f"the prompt of {sample.id} does not fit the model")
             return slot["output"]
 
     def finished(self) -> None:
@@ -73,16 +80,19 @@ class BatchingPolicy:
                 if not self.pending:
                     return
                 batch, self.pending = self.pending, []
+            fits = getattr(self.generator, "prompt_fits", lambda sample: True)
             try:
-                outputs = self.generator.generate([s for s, _ in batch])
+                ok = [fits(s) for s, _ in batch]
+                wanted = [s for (s, _), k in zip(batch, ok) if k]
+                outputs = iter(self.generator.generate(wanted) if wanted else [])
             except BaseException as exc:
                 with self.cond:
                     self.error = exc
                     self.cond.notify_all()
                 raise
             with self.cond:
-                for (_, slot), out in zip(batch, outputs):
-                    slot["output"] = out
+                for (_, slot), k in zip(batch, ok):
+                    slot["output"] = next(outputs) if k else None  # None: ask() ends the episode
                 self.batches += 1
                 self.cond.notify_all()
             if on_batch:
@@ -103,8 +113,6 @@ def model_policy(batcher: BatchingPolicy, goal: Any, trial: int) -> Callable[[li
 def run_episodes(generator: Any, goals: list[Any], *, trials: int = 4, max_actions: int = 40,
                  concurrency: int = 32, bar: Progress | None = None) -> list[Any]:
     """Play every goal `trials` times with the model policy; EpisodeResults in (goal, trial) order."""
-    from thinkact.bench.simulator import run_episode
-
     jobs: queue.Queue = queue.Queue()
     for g in goals:
         for t in range(trials):
@@ -146,8 +154,6 @@ def run_episodes(generator: Any, goals: list[Any], *, trials: int = 4, max_actio
 
 
 def summarize(goals: list[Any], results: list[Any], trials: int, ks: tuple[int, ...]) -> dict[str, Any]:
-    from thinkact.bench.simulator import pass_hat_k
-
     by_goal: dict[str, list[Any]] = defaultdict(list)
     for r in results:
         by_goal[r.goal_id].append(r)
@@ -158,7 +164,10 @@ def summarize(goals: list[Any], results: list[Any], trials: int, ks: tuple[int, 
         "success_rate": sum(r.success for r in results) / n,
         **{f"pass^{k}": pass_hat_k(successes, k) for k in ks if k <= trials},
         "state_ok_rate": sum(r.state_ok for r in results) / n,
-        "outputs_ok_rate": sum(r.outputs_ok for r in results) / n,
+        "calls_ok_rate": sum(r.calls_ok for r in results) / n,
+        "told_rate": sum(r.told for r in results) / n,
+        # episodes by their first reason for failing ("missing call" without the calls)
+        "failures": dict(sorted(Counter(r.failure.split(":")[0] for r in results if r.failure).items())),
         "mean_actions": sum(r.actions for r in results) / n,
         "malformed_rate": sum(r.malformed for r in results) / max(1, sum(r.actions for r in results)),
     }
@@ -179,8 +188,6 @@ def evaluate_episodes(model: Any, *, out: str | Path, split: str = "test", n_goa
     Writes `out` (summary plus one line per episode) and `episodes.jsonl` beside it (every
     episode as a canonical conversation, reasoning included, for reading); returns the summary.
     """
-    from thinkact.bench.simulator import sample_goals
-
     if trials < 1 or n_goals < 1:
         raise ValueError("n_goals and trials must be at least 1")
     out = Path(out)
@@ -197,8 +204,8 @@ def evaluate_episodes(model: Any, *, out: str | Path, split: str = "test", n_goa
     summary["per_episode"] = [
         {"goal_id": r.goal_id, "trial": i % trials, "procedure": goal_by_id[r.goal_id].procedure,
          "outcome": goal_by_id[r.goal_id].outcome, "behaviours": goal_by_id[r.goal_id].behaviours(),
-         "success": r.success, "state_ok": r.state_ok,
-         "outputs_ok": r.outputs_ok, "actions": r.actions, "malformed": r.malformed}
+         "success": r.success, "failure": r.failure, "state_ok": r.state_ok, "calls_ok": r.calls_ok,
+         "told": r.told, "ended": r.ended, "actions": r.actions, "malformed": r.malformed}
         for i, r in enumerate(results)]
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

@@ -138,6 +138,18 @@ class HFGenerator:
         self.pad_id = pad if pad is not None else self.stops[0]
         self.new_tokens = 0  # generated tokens so far, stop tokens excluded
 
+    def prompt_fits(self, sample: TurnSample) -> bool:
+        """Whether the sample's prompt leaves room for max_new_tokens within the model's position
+        table (config.max_position_embeddings): positions past it are ones the model never saw,
+        or index past the table."""
+        limit = getattr(self.model.config, "max_position_embeddings", None)
+        if limit is None:
+            return True
+        # verbose=False: a long prompt is expected here, not worth the tokenizer's warning.
+        ids = self.tokenizer(build_prompt(self.tokenizer, sample), add_special_tokens=False,
+                             verbose=False)["input_ids"]
+        return len(ids) + self.max_new_tokens <= limit
+
     def generate(self, samples: list[TurnSample], advance: Advance = None) -> list[str]:
         prompts = [build_prompt(self.tokenizer, s) for s in samples]
         groups: dict[str, list[int]] = {}
