@@ -30,7 +30,7 @@ from typing import Any
 from thinkact import grammar
 from thinkact.rewards import (REPLY_THRESHOLD, AnswerMethod, RewardWeights, Think, action_correct,
                               param_schemas, reasoning_words, score_parsed, values_equal)
-from thinkact.schema import ToolCall, TurnSample
+from thinkact.schema import GoldTurn, ToolCall, TurnSample
 
 BREAKDOWNS = {"domain": "by_domain", "procedure": "by_procedure"}  # meta key -> metrics key
 
@@ -77,7 +77,7 @@ def argument_counts(calls: list[ToolCall], gold: list[ToolCall],
     return matched, len(predicted), len(reference)
 
 
-def score_sample(sample: TurnSample, output: str | None, *, weights: RewardWeights | None = None,
+def score_sample(sample: TurnSample | GoldTurn, output: str | None, *, weights: RewardWeights | None = None,
                  think: Think = "optional", answer_method: AnswerMethod = "f1", budget: int = 64,
                  reply_threshold: float = REPLY_THRESHOLD,
                  schemas: dict[str, dict[str, Any]] | None = None) -> SampleScore:
@@ -111,7 +111,7 @@ def score_sample(sample: TurnSample, output: str | None, *, weights: RewardWeigh
     return score
 
 
-def turn_scores(samples: list[TurnSample], outputs: dict[str, str], *,
+def turn_scores(samples: list[TurnSample] | list[GoldTurn], outputs: dict[str, str], *,
                 weights: RewardWeights | None = None, think: Think = "optional",
                 answer_method: AnswerMethod = "f1", budget: int = 64, reply_threshold: float = REPLY_THRESHOLD,
                 progress: bool = False) -> list[SampleScore]:
@@ -125,7 +125,7 @@ def turn_scores(samples: list[TurnSample], outputs: dict[str, str], *,
     # parameter schemas are worked out once.
     schemas: dict[int, dict[str, dict[str, Any]]] = {}
 
-    def schemas_of(sample: TurnSample) -> dict[str, dict[str, Any]] | None:
+    def schemas_of(sample: TurnSample | GoldTurn) -> dict[str, dict[str, Any]] | None:
         if sample.target.kind != "tool_call":
             return None
         key = id(sample.tools)

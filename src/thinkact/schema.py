@@ -99,6 +99,22 @@ class TurnSample(_Record):
     meta: dict[str, Any] = Field(default_factory=dict)
 
 
+class GoldTurn(BaseModel):
+    """What scoring reads of a gold turn sample: the target, the tools (parameter types), ids
+    and meta (breakdowns), read from a TurnSample line. The context and system prompt are left
+    unread: on a large gold file, building them was most of the time `thinkact score` took, and
+    no score depends on them (`thinkact data turns` checks them when it writes the file)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: str
+    conversation_id: str
+    turn_index: int
+    tools: list[dict[str, Any]] = Field(default_factory=list)
+    target: Target
+    meta: dict[str, Any] = Field(default_factory=dict)
+
+
 def turn_id(conversation_id: str, turn_index: int) -> str:
     """Stable sample id: the same conversation and action index always give the same id."""
     return f"{conversation_id}#{turn_index}"

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from thinkact.metrics import SampleScore, aggregate, turn_scores
 from thinkact.rewards import AnswerMethod, RewardWeights, Think
-from thinkact.schema import DataError, TurnSample, _json_object, _lines, iter_jsonl_dicts, parse_record
+from thinkact.schema import DataError, GoldTurn, _json_object, _lines, iter_jsonl_dicts, parse_record
 
 
 _TOOLS_KEY = '"tools": '
@@ -26,7 +26,7 @@ _DECODER = json.JSONDecoder()
 
 
 class _SharedTools:
-    """Reads turn samples whose tool lists repeat, parsing each distinct list once.
+    """Reads gold turns whose tool lists repeat, parsing each distinct list once.
 
     The tool list is most of a turn sample's bytes (its JSON schemas) and is the same for every
     turn of a domain, so reading a gold file is mostly parsing the same few lists again. For a
@@ -53,24 +53,25 @@ class _SharedTools:
             ok = False
         return at + len(_TOOLS_KEY) if ok else -1
 
-    def read(self, line: str) -> TurnSample:
-        """The line's sample (ValidationError as `TurnSample.model_validate_json` raises it)."""
+    def read(self, line: str) -> GoldTurn:
+        """The line's gold turn (ValidationError as `GoldTurn.model_validate_json` raises it)."""
         start = self._value_start(line)
         if start >= 0:
             for text, tools in self.known.items():
                 if line.startswith(text, start):  # a whole JSON array: the value is exactly this
-                    sample = TurnSample.model_validate_json(line[:start] + "[]" + line[start + len(text):])
+                    sample = GoldTurn.model_validate_json(line[:start] + "[]" + line[start + len(text):])
                     sample.tools = tools
                     return sample
-        sample = TurnSample.model_validate_json(line)
+        sample = GoldTurn.model_validate_json(line)
         if start >= 0 and len(self.known) < self.limit:
             _, end = _DECODER.raw_decode(line, start)
             self.known[line[start:end]] = sample.tools
         return sample
 
 
-def read_gold(path: str | Path) -> list[TurnSample]:
-    """Turn samples from JSONL; a duplicate id is an error naming both lines, an empty file an
+def read_gold(path: str | Path) -> list[GoldTurn]:
+    """Gold turns from turn-sample JSONL (the fields scoring reads, `GoldTurn`); a duplicate id
+    is an error naming both lines, an empty file an
     error naming the file (else every prediction would be 'not a sample of the gold file').
     Tool lists that repeat are parsed once and shared between samples (`_SharedTools`): do
     not mutate them."""
@@ -88,12 +89,12 @@ def read_gold(path: str | Path) -> list[TurnSample]:
     return samples
 
 
-def _gold_records(path: Path, shared: _SharedTools) -> Iterator[tuple[int, TurnSample]]:
+def _gold_records(path: Path, shared: _SharedTools) -> Iterator[tuple[int, GoldTurn]]:
     for lineno, text in _lines(path):
         try:
             yield lineno, shared.read(text)
-        except ValidationError:  # the record, or the error and where it is, as the schema reads it
-            yield lineno, parse_record(TurnSample, _json_object(text, path, lineno), file=path, line=lineno)
+        except ValidationError:  # the error and where it is, as the schema reports it
+            yield lineno, parse_record(GoldTurn, _json_object(text, path, lineno), file=path, line=lineno)
 
 
 def read_predictions(path: str | Path, known_ids: set[str] | None = None) -> dict[str, str]:
