@@ -16,7 +16,7 @@ from typing import Any
 
 from thinkact.metrics import SampleScore, aggregate, turn_scores
 from thinkact.rewards import AnswerMethod, RewardWeights, Think
-from thinkact.schema import DataError, TurnSample, iter_jsonl_dicts, iter_jsonl_records
+from thinkact.schema import DataError, TurnSample, iter_jsonl_dicts, iter_jsonl_records, write_atomic
 
 
 def read_gold(path: str | Path) -> list[TurnSample]:
@@ -86,11 +86,9 @@ def score_files(gold_path: str | Path, pred_path: str | Path, *, out: str | Path
         result = _score(gold_path, pred_path, weights=weights, think=think, answer_method=answer_method,
                         budget=budget, reply_threshold=reply_threshold, progress=progress)
     if out is not None:
-        out = Path(out)
-        out.parent.mkdir(parents=True, exist_ok=True)
         with gc_paused():
             text = dumps_scores(result)
-        out.write_text(text + "\n", encoding="utf-8")
+        write_atomic(out, text + "\n")
     return result
 
 

@@ -36,10 +36,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from rich.console import Console
 
 from thinkact.rewards import COMPONENTS
-from thinkact.schema import DataError, read_turns
+from thinkact.schema import DataError, read_turns, write_atomic
 from thinkact.train.config import (GRPOSettings, PipelineConfig, StageConfig, _validation_error,
                                    merge_config)
-from thinkact.train.pipeline import eval_subset, evaluate_stage, open_run, write_atomic
+from thinkact.train.pipeline import eval_subset, evaluate_stage, open_run
 
 # The run's own rows the variants are compared with; their names cannot be variant names.
 REFERENCES = {"sft": "run/sft", "grpo": "run/grpo"}
