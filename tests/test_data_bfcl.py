@@ -4,7 +4,7 @@ import sys
 
 import pytest
 
-from thinkact.data.bfcl import (BFCL_CATEGORIES, IRRELEVANCE_REPLY, bfcl_data_dir,
+from thinkact.data.bfcl import (BFCL_CATEGORIES, IRRELEVANCE_REPLY, bfcl_data_dir, bfcl_entry_to_conversation,
                                 bfcl_schema_to_json_schema, bfcl_to_conversations, bfcl_tool,
                                 gold_calls, load_bfcl_category)
 from thinkact.schema import DataError, ToolCall
@@ -148,3 +148,65 @@ def test_gold_calls_pass_bfcl_checker():
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result["n"] == 2351
     assert set(result["failed"]) <= UNSOLVABLE
+
+
+def _folder(tmp_path, entries, answers):
+    (tmp_path / "possible_answer").mkdir()
+    (tmp_path / "BFCL_v4_simple_python.json").write_text("".join(json.dumps(e) + "\n" for e in entries))
+    (tmp_path / "possible_answer" / "BFCL_v4_simple_python.json").write_text(
+        "".join(json.dumps(a) + "\n" for a in answers))
+    return tmp_path
+
+
+def test_load_from_a_folder(tmp_path):
+    e = load_bfcl_category("simple_python")[0]
+    entry = {"id": e.id, "question": e.question, "function": e.functions}
+    got = load_bfcl_category("simple_python", data=_folder(tmp_path, [entry], [{"id": e.id, "ground_truth": e.ground_truth}]))
+    assert got == [e]
+
+
+GOOD = {"id": "s0", "question": [[{"role": "user", "content": "area?"}]],
+        "function": [{"name": "f", "parameters": {"type": "dict", "properties": {"a": {"type": "integer"}},
+                                                  "required": ["a"]}}]}
+TRUTH = {"id": "s0", "ground_truth": [{"f": {"a": [1]}}]}
+# Shapes the conversion cannot read; each escaped as TypeError, KeyError or AttributeError, or
+# a DataError naming no file or line, before the loader checked them.
+BAD_ENTRIES = [
+    ({**GOOD, "id": ["s0"]}, "id", "must be a string"),
+    ({**GOOD, "question": {"role": "user"}}, "question", "list of turns"),
+    ({**GOOD, "question": [{"role": "user", "content": "x"}]}, "question[0]", "list of messages"),
+    ({**GOOD, "question": [[{"role": "robot", "content": "x"}]]}, "question[0][0]", "role is system, user"),
+    ({**GOOD, "question": [[{"role": "user", "content": ["x"]}]]}, "question[0][0].content", "got list"),
+    ({**GOOD, "function": {"name": "f"}}, "function", "list of function docs"),
+    ({**GOOD, "function": [{"parameters": {}}]}, "function[0]", "with a 'name'"),
+    ({**GOOD, "function": [{"name": "f", "parameters": {"required": [{"a": 1}]}}]}, "function[0].parameters",
+     "'required' a list"),
+    ({**GOOD, "function": [{"name": "f", "parameters": {"properties": [1]}}]}, "function[0].parameters",
+     "'properties' an object"),
+]
+
+
+@pytest.mark.parametrize("entry, field, text", BAD_ENTRIES, ids=[b[1] + ":" + b[2] for b in BAD_ENTRIES])
+def test_bad_entries_name_file_line_and_field(tmp_path, entry, field, text):
+    folder = _folder(tmp_path, [GOOD, entry], [TRUTH])
+    with pytest.raises(DataError) as e:
+        load_bfcl_category("simple_python", data=folder)
+    assert (e.value.file, e.value.line, e.value.field) == (str(folder / "BFCL_v4_simple_python.json"), 2, field)
+    assert text in str(e.value)
+
+
+@pytest.mark.parametrize("truth", [{"id": 5, "ground_truth": []}, {"id": "s0", "ground_truth": {"f": {}}},
+                                   {"id": "s0", "ground_truth": [{"f": {"a": 1}}]},
+                                   {"id": "s0", "ground_truth": [["f"]]}])
+def test_bad_answers_name_file_line_and_field(tmp_path, truth):
+    folder = _folder(tmp_path, [GOOD], [truth])
+    with pytest.raises(DataError) as e:
+        load_bfcl_category("simple_python", data=folder)
+    assert e.value.file == str(folder / "possible_answer" / "BFCL_v4_simple_python.json") and e.value.line == 1
+    assert e.value.field in ("id", "ground_truth")
+
+
+def test_checked_entries_convert(tmp_path):
+    e = load_bfcl_category("simple_python", data=_folder(tmp_path, [GOOD], [TRUTH]))[0]
+    c = bfcl_entry_to_conversation(e)
+    assert c.messages[-1].tool_calls == [ToolCall(name="f", arguments={"a": 1})]

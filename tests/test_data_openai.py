@@ -2,6 +2,7 @@ import json
 
 import pytest
 
+from thinkact.chat import wire_messages
 from thinkact.data.openai import from_openai_record, load_openai, to_openai_record, write_openai
 from thinkact.schema import Conversation, DataError, Message, ToolCall
 
@@ -100,6 +101,21 @@ def test_round_trip_record_keeps_content():
     assert back["tools"] == rec["tools"]
 
 
+def test_wire_messages_number_calls_and_answer_them_in_order():
+    msgs = [Message(role="user", content="hi"),
+            Message(role="assistant", tool_calls=[ToolCall(name="a"), ToolCall(name="b")], reasoning="two"),
+            Message(role="tool", name="a", content="1"), Message(role="tool", name="b", content="2"),
+            Message(role="tool", name="b", content="late"),
+            Message(role="assistant", tool_calls=[ToolCall(name="c")]), Message(role="tool", name="c", content="3")]
+    wire = wire_messages("", msgs)
+    assert [c["id"] for c in wire[1]["tool_calls"]] == ["call_0", "call_1"]
+    assert [m.get("tool_call_id") for m in wire] == [None, None, "call_0", "call_1", None, None, "call_2"]
+    assert wire[4] == {"role": "user", "content": "late"}  # no call left for it to answer
+    assert "reasoning_content" not in wire[1]
+    assert wire_messages("", msgs, reasoning=True)[1]["reasoning_content"] == "two"
+    assert wire_messages("", msgs) == wire  # the same messages, the same ids
+
+
 ERRORS = [
     ({"messages": []}, "messages", "non-empty"),
     ({"messages": [{"role": "user", "content": "x"}, {"role": "robot", "content": "y"}]},
@@ -113,6 +129,13 @@ ERRORS = [
      "messages[1].role", "before the conversation"),
     ({"messages": [{"role": "user", "content": 5}]}, "messages[0].content", "string"),
     ({"messages": [{"role": "user", "content": "x"}], "tools": {"name": "f"}}, "tools", "must be a list"),
+    # a tool message named by a list escaped as pydantic's ValidationError
+    ({"messages": [{"role": "user", "content": "x"}, {"role": "assistant", "tool_calls": [
+        {"type": "function", "function": {"name": "f", "arguments": "{}"}}]},
+        {"role": "tool", "name": ["f"], "content": "y"}]}, "messages[2].name", "must be a string"),
+    ({"messages": [{"role": "user", "content": "x"}, {"role": "assistant", "tool_calls": [
+        {"type": "function", "function": {"name": "f", "arguments": "[1]"}}]}]},
+     "messages[1].tool_calls[0]", "arguments must be an object, got list"),
 ]
 
 

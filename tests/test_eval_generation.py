@@ -13,8 +13,7 @@ from thinkact import grammar
 from thinkact.chat import build_prompt
 from thinkact.evaluate.generation import (EndpointError, HFGenerator, OpenAIGenerator,
                                           decode_completion, error_detail, make_generator,
-                                          message_to_grammar, openai_messages, retry_after_seconds,
-                                          shared_prefix)
+                                          message_to_grammar, retry_after_seconds, shared_prefix)
 from thinkact.models import load_for_inference
 from thinkact.schema import Message, Target, ToolCall, TurnSample
 
@@ -158,12 +157,13 @@ def test_make_generator_errors():
 
 # --------------------------------------------------------------------------- OpenAI endpoint
 
-def test_openai_messages_pair_tool_results_with_calls():
+def test_request_pairs_tool_results_with_calls():
     s = make_samples(1)[0]
-    msgs = openai_messages(s)
+    msgs = OpenAIGenerator("http://localhost:1/v1", "m").request(s)["messages"]
     assert msgs[0] == {"role": "system", "content": s.system}
     call = msgs[2]["tool_calls"][0]
     assert json.loads(call["function"]["arguments"]) == {"order_id": "W0"}
+    # only the keys OpenAI's wire format has: strict servers refuse a tool message with a name
     assert msgs[3] == {"role": "tool", "tool_call_id": call["id"], "content": '{"status": "shipped"}'}
 
 
@@ -181,6 +181,22 @@ def test_message_to_grammar():
     assert not bad.valid and any("bad JSON" in p for p in bad.problems)
     mixed = grammar.parse(message_to_grammar({"content": "Sure!", "tool_calls": call["tool_calls"]}))
     assert "text mixed with a tool call" in mixed.problems
+
+
+@pytest.mark.parametrize("message", [
+    {"tool_calls": 5}, {"tool_calls": ["get_order"]}, {"tool_calls": [{"function": ["get_order"]}]},
+    {"content": {"text": "hi"}}, {"content": 7}, {"content": [{"type": "text", "text": ["hi"]}, "x"]},
+    {"reasoning_content": ["x"], "tool_calls": [{"function": {"name": 5, "arguments": [1]}}]},
+])
+def test_message_to_grammar_keeps_malformed_messages_for_the_parser(message):
+    # each raised AttributeError or TypeError before (found by fuzzing endpoint messages)
+    assert isinstance(grammar.parse(message_to_grammar(message)).problems, list)
+
+
+def test_message_to_grammar_reads_arguments_as_the_adapters_do():
+    for raw in (None, "", '{"order_id": "W1"}', {"order_id": "W1"}):
+        p = grammar.parse(message_to_grammar({"tool_calls": [{"function": {"name": "get_order", "arguments": raw}}]}))
+        assert p.valid and p.tool_calls[0].arguments == ({"order_id": "W1"} if raw else {})
 
 
 class _Canned(BaseHTTPRequestHandler):

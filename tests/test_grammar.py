@@ -53,6 +53,18 @@ def test_malformed_outputs_say_why():
     assert "unexpected tag" in problems_of("Here: <tool_response>x</tool_response>")
 
 
+def test_huge_numbers_and_deep_nesting_are_problems_not_errors():
+    # json.loads raises a bare ValueError for an integer over 4300 digits: parse let it escape
+    huge = parse('<tool_call>{"name": "a", "arguments": {"n": ' + "9" * 5000 + "}}</tool_call>")
+    assert huge.kind == "tool_call" and not huge.tool_calls
+    assert "tool call 1: bad JSON (a number longer than 4300 digits)" in huge.problems
+    deep = parse('<tool_call>{"name": "a", "arguments": {"n": ' + "[" * 300 + "]" * 300 + "}}</tool_call>")
+    assert any("nested deeper than" in p for p in deep.problems)
+    as_string = parse('<tool_call>{"name": "a", "arguments": "{\\"n\\": ' + "9" * 5000 + '}"}</tool_call>')
+    assert as_string.tool_calls[0].arguments == {}
+    assert any("arguments are not valid JSON (a number longer" in p for p in as_string.problems)
+
+
 def test_unclosed_call_still_recovers_the_call():
     p = parse('<tool_call>{"name": "a", "arguments": {"k": "v"}}')
     assert p.kind == "tool_call" and p.tool_calls[0].arguments == {"k": "v"} and not p.valid

@@ -6,10 +6,14 @@ it was taught. The prompt is a plain string made by `apply_chat_template(...,
 add_generation_prompt=True)`; the completion is `grammar.render(target)` plus the end-of-turn
 token. Keeping the completion out of the chat template matters: templates (Qwen3's among them)
 rewrite or drop think blocks in assistant content.
+
+`wire_messages` writes the same messages in OpenAI's wire format, for an OpenAI-compatible
+endpoint and for exported chat records.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from thinkact.grammar import render
@@ -35,6 +39,35 @@ def chat_messages(system: str, context: list[Message]) -> list[dict[str, Any]]:
     drops the reasoning of earlier turns."""
     head = [{"role": "system", "content": system}] if system else []
     return head + [message_to_chat(m) for m in context]
+
+
+def wire_messages(system: str, messages: list[Message], *, reasoning: bool = False) -> list[dict[str, Any]]:
+    """System text plus messages in OpenAI's wire format, as a chat completions endpoint takes
+    them: call arguments as JSON strings and each call an id, call_0, call_1, ... in order
+    through the messages (the same messages always get the same ids). A tool message answers
+    the next unanswered call of the latest assistant message with calls; one with no call left
+    to answer is shown as user text, as the wire format has no tool message without a call.
+    With `reasoning`, an assistant message's reasoning goes to `reasoning_content`; without,
+    it is left out, as Qwen3 drops the reasoning of earlier turns."""
+    out: list[dict[str, Any]] = [{"role": "system", "content": system}] if system else []
+    pending: list[str] = []  # ids of the latest calls not answered yet
+    n_calls = 0
+    for m in messages:
+        if m.role == "assistant" and m.tool_calls:
+            pending = [f"call_{n_calls + i}" for i in range(len(m.tool_calls))]
+            n_calls += len(m.tool_calls)
+            msg: dict[str, Any] = {"role": "assistant", "content": None, "tool_calls": [
+                {"id": call_id, "type": "function",
+                 "function": {"name": c.name, "arguments": json.dumps(c.arguments, ensure_ascii=False)}}
+                for call_id, c in zip(pending, m.tool_calls)]}
+        elif m.role == "tool" and pending:
+            msg = {"role": "tool", "tool_call_id": pending.pop(0), "content": m.content}
+        else:
+            msg = {"role": "user" if m.role == "tool" else m.role, "content": m.content}
+        if reasoning and m.role == "assistant" and m.reasoning is not None:
+            msg["reasoning_content"] = m.reasoning
+        out.append(msg)
+    return out
 
 
 def chat_tools(tools: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
-from thinkact.schema import Target, ToolCall, json_problem
+from thinkact.schema import JSONError, Target, ToolCall, decode_arguments, decode_json
 
 THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
 CALL_OPEN, CALL_CLOSE = "<tool_call>", "</tool_call>"
@@ -116,12 +116,9 @@ def _parse_call(raw: str, index: int, problems: list[str]) -> ToolCall | None:
         problems.append(f"{where}: empty <tool_call> block (no JSON)")
         return None
     try:
-        obj = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        problems.append(f"{where}: bad JSON ({json_problem(exc)})")
-        return None
-    except RecursionError:
-        problems.append(f"{where}: bad JSON (nested too deeply)")
+        obj = decode_json(raw)
+    except JSONError as exc:
+        problems.append(f"{where}: bad JSON ({exc})")
         return None
     if not isinstance(obj, dict):
         problems.append(f"{where}: JSON is a {type(obj).__name__}, not an object")
@@ -138,9 +135,10 @@ def _parse_call(raw: str, index: int, problems: list[str]) -> ToolCall | None:
         # OpenAI's wire format nests arguments as a JSON string; readable, but not our grammar.
         problems.append(f"{where}: 'arguments' is a JSON string, not an object")
         try:
-            args = json.loads(args)
-        except (json.JSONDecodeError, RecursionError):
-            args = None
+            args = decode_arguments(args)
+        except ValueError as exc:
+            problems.append(f"{where}: {exc}")
+            return ToolCall(name=name, arguments={})
     if not isinstance(args, dict):
         problems.append(f"{where}: 'arguments' is not an object")
         return ToolCall(name=name, arguments={})

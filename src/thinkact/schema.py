@@ -8,8 +8,11 @@ schemas; a TurnSample is one assistant action with everything that came before i
 from __future__ import annotations
 
 import json
+import os
+import sys
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Literal, TypeVar
+from typing import Any, Iterable, Iterator, Literal, TextIO, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -120,7 +123,7 @@ def turn_id(conversation_id: str, turn_index: int) -> str:
     return f"{conversation_id}#{turn_index}"
 
 
-# --------------------------------------------------------------------------- JSONL I/O
+# --------------------------------------------------------------------------- JSON and JSONL I/O
 
 R = TypeVar("R", bound=BaseModel)
 
@@ -135,22 +138,115 @@ def json_problem(exc: json.JSONDecodeError) -> str:
     return f"{exc.msg}{'' if exc.msg.endswith(' at') else ' at'} column {exc.colno}"
 
 
-def _lines(path: Path) -> Iterator[tuple[int, str]]:
-    """(line number, text) of each non-blank line, without its newline (json would count a
-    problem at the end of the line as column 1 of the next); a missing file raises DataError."""
+class JSONError(ValueError):
+    """Text that is not JSON: the message says why, `line` on which line when json can tell."""
+
+    def __init__(self, problem: str, line: int | None = None):
+        super().__init__(problem)
+        self.line = line
+
+
+# The deepest JSON read: pydantic writes records back only to about 255 levels, and json reads
+# no deeper than Python recurses.
+MAX_DEPTH = 200
+_TOO_DEEP = f"nested deeper than {MAX_DEPTH} levels"
+
+
+def decode_json(text: str) -> Any:
+    """json.loads, with every way text fails to decode raised as JSONError: json's complaint
+    with its column, nesting deeper than MAX_DEPTH (or than json can recurse), and an integer
+    longer than Python converts (json raises a bare ValueError)."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise JSONError(json_problem(exc), exc.lineno) from None
+    except RecursionError:
+        raise JSONError(_TOO_DEEP) from None
+    except ValueError:
+        raise JSONError(f"a number longer than {sys.get_int_max_str_digits()} digits") from None
+    # The count of brackets bounds the depth and is quick: most texts need no walk.
+    if text.count("[") + text.count("{") > MAX_DEPTH and _deeper_than(value, MAX_DEPTH):
+        raise JSONError(_TOO_DEEP)
+    return value
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = node.values() if isinstance(node, dict) else node
+        stack.extend((c, depth + 1) for c in children if isinstance(c, (dict, list)))
+    return False
+
+
+def decode_arguments(value: Any) -> dict[str, Any]:
+    """A tool call's arguments as an object. OpenAI's wire format sends them as a JSON string,
+    the HF chat format as an object; null or an empty string is no arguments. Anything else
+    raises ValueError saying what is wrong."""
+    if isinstance(value, str):
+        try:
+            value = decode_json(value) if value.strip() else {}
+        except JSONError as exc:
+            raise ValueError(f"arguments are not valid JSON ({exc})") from None
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ValueError(f"arguments must be an object, got {type(value).__name__}")
+    return value
+
+
+def _check_file(path: Path) -> None:
     if not path.is_file():
         raise DataError("no such file" if not path.exists() else "not a file", file=path)
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
+
+
+def _utf8(raw: bytes, path: Path, line: int = 1) -> str:
+    """Bytes read from `path` (starting on `line`) as text; bytes that are not UTF-8 raise
+    DataError naming their line."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DataError(f"not UTF-8 text (byte {raw[exc.start]:#04x})", file=path,
+                        line=line + raw.count(b"\n", 0, exc.start)) from None
+
+
+def read_text(path: Path) -> str:
+    """A whole file's text; a missing file, or bytes that are not UTF-8, raise DataError."""
+    _check_file(path)
+    return _utf8(path.read_bytes(), path)
+
+
+def jsonl_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """(line number, text) of each non-blank line, without its line end (json would count a
+    problem at the end of the line as column 1 of the next); a missing file, or a line that is
+    not UTF-8, raises DataError. Lines end at "\\n" alone: str.splitlines also cuts at
+    characters a JSON string holds as they are (U+2028, U+0085, ...)."""
+    _check_file(path)
+    with path.open("rb") as fh:
+        for lineno, raw in enumerate(fh, start=1):
+            line = _utf8(raw, path, lineno).rstrip("\r\n")
             if line.strip():
-                yield lineno, line.rstrip("\n")
+                yield lineno, line
+
+
+def json_object(line: str, path: str | Path, lineno: int) -> dict[str, Any]:
+    """One JSONL line's object; text that is not a JSON object raises DataError naming the line."""
+    try:
+        obj = decode_json(line)
+    except JSONError as exc:
+        raise DataError(f"invalid JSON ({exc})", file=path, line=lineno) from None
+    if not isinstance(obj, dict):
+        raise DataError(f"expected a JSON object, got {type(obj).__name__}", file=path, line=lineno)
+    return obj
 
 
 def iter_jsonl_dicts(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """Yield (line number, object) for each non-blank line; a bad line raises DataError."""
     path = Path(path)
-    for lineno, line in _lines(path):
-        yield lineno, _json_object(line, path, lineno)
+    for lineno, line in jsonl_lines(path):
+        yield lineno, json_object(line, path, lineno)
 
 
 def iter_jsonl_records(path: str | Path, model: type[R]) -> Iterator[tuple[int, R]]:
@@ -159,21 +255,11 @@ def iter_jsonl_records(path: str | Path, model: type[R]) -> Iterator[tuple[int, 
     validating the objects). A line it rejects is read again as `iter_jsonl_dicts` and
     `parse_record` read it, so the record, or the error and where it is, are theirs."""
     path = Path(path)
-    for lineno, line in _lines(path):
+    for lineno, line in jsonl_lines(path):
         try:
             yield lineno, model.model_validate_json(line)
         except ValidationError:
-            yield lineno, parse_record(model, _json_object(line, path, lineno), file=path, line=lineno)
-
-
-def _json_object(line: str, path: Path, lineno: int) -> dict[str, Any]:
-    try:
-        obj = json.loads(line)
-    except json.JSONDecodeError as exc:
-        raise DataError(f"invalid JSON ({json_problem(exc)})", file=path, line=lineno) from None
-    if not isinstance(obj, dict):
-        raise DataError(f"expected a JSON object, got {type(obj).__name__}", file=path, line=lineno)
-    return obj
+            yield lineno, parse_record(model, json_object(line, path, lineno), file=path, line=lineno)
 
 
 def parse_record(model: type[R], obj: dict[str, Any], *, file: str | Path | None = None,
@@ -190,6 +276,25 @@ def read_jsonl(path: str | Path, model: type[R]) -> list[R]:
     return [parse_record(model, obj, file=path, line=n) for n, obj in iter_jsonl_dicts(path)]
 
 
+def read_log(path: str | Path) -> list[dict[str, Any]]:
+    """The rows of a log written a line at a time (train_log.jsonl): objects with a numeric
+    "step". A missing file has none, and a line that does not read, as a kill can leave the
+    last one, is skipped."""
+    path = Path(path)
+    if not path.is_file():
+        return []
+    rows = []
+    with path.open("rb") as fh:
+        for raw in fh:
+            try:
+                obj = decode_json(raw.decode("utf-8"))
+            except ValueError:  # JSONError, UnicodeDecodeError
+                continue
+            if isinstance(obj, dict) and isinstance(obj.get("step"), (int, float)):
+                rows.append(obj)
+    return rows
+
+
 def check_output(path: str | Path, *, folder: bool = False) -> Path:
     """Refuse an output path that cannot be written before any work is done: a folder where a
     file goes, a file where a folder goes, or a file where one of its parent folders should be."""
@@ -204,15 +309,40 @@ def check_output(path: str | Path, *, folder: bool = False) -> Path:
     return path
 
 
-def write_jsonl(path: str | Path, records: Iterable[BaseModel | dict[str, Any]]) -> int:
-    """Write records one per line (compact, keys in declaration order); returns the count."""
+def json_line(obj: Any) -> str:
+    """One JSONL line: compact JSON, non-ASCII characters as they are, then a newline."""
+    return json.dumps(obj, ensure_ascii=False) + "\n"
+
+
+@contextmanager
+def _atomic(path: str | Path) -> Iterator[TextIO]:
+    """A text file open for writing that appears at `path` whole or not at all: written beside,
+    then renamed over it. Lone surrogates, which JSON text may hold as escapes ("\\ud800") and
+    json reads back, have no UTF-8 encoding: they are written as those escapes again."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        with tmp.open("w", encoding="utf-8", errors="backslashreplace") as fh:
+            yield fh
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)  # left only when writing failed
+
+
+def write_atomic(path: str | Path, text: str) -> None:
+    """Write a whole text file atomically (written beside, then renamed)."""
+    with _atomic(path) as fh:
+        fh.write(text)
+
+
+def write_jsonl(path: str | Path, records: Iterable[BaseModel | dict[str, Any]]) -> int:
+    """Write records one per line (compact, keys in declaration order), atomically; returns the
+    count."""
     n = 0
-    with path.open("w", encoding="utf-8") as fh:
+    with _atomic(path) as fh:
         for rec in records:
-            obj = rec.model_dump(mode="json", exclude_none=True) if isinstance(rec, BaseModel) else rec
-            fh.write(json.dumps(obj, ensure_ascii=False) + "\n")
+            fh.write(json_line(rec.model_dump(mode="json", exclude_none=True) if isinstance(rec, BaseModel) else rec))
             n += 1
     return n
 

@@ -18,7 +18,8 @@ from pydantic import ValidationError
 
 from thinkact.metrics import SampleScore, aggregate, turn_scores
 from thinkact.rewards import AnswerMethod, RewardWeights, Think
-from thinkact.schema import DataError, GoldTurn, _json_object, _lines, iter_jsonl_dicts, parse_record
+from thinkact.schema import (DataError, GoldTurn, iter_jsonl_dicts, json_object, jsonl_lines, parse_record,
+                             write_atomic)
 
 
 _TOOLS_KEY = '"tools": '
@@ -90,11 +91,11 @@ def read_gold(path: str | Path) -> list[GoldTurn]:
 
 
 def _gold_records(path: Path, shared: _SharedTools) -> Iterator[tuple[int, GoldTurn]]:
-    for lineno, text in _lines(path):
+    for lineno, text in jsonl_lines(path):
         try:
             yield lineno, shared.read(text)
         except ValidationError:  # the error and where it is, as the schema reports it
-            yield lineno, parse_record(GoldTurn, _json_object(text, path, lineno), file=path, line=lineno)
+            yield lineno, parse_record(GoldTurn, json_object(text, path, lineno), file=path, line=lineno)
 
 
 def read_predictions(path: str | Path, known_ids: set[str] | None = None) -> dict[str, str]:
@@ -149,11 +150,9 @@ def score_files(gold_path: str | Path, pred_path: str | Path, *, out: str | Path
         result = _score(gold_path, pred_path, weights=weights, think=think, answer_method=answer_method,
                         budget=budget, reply_threshold=reply_threshold, progress=progress)
     if out is not None:
-        out = Path(out)
-        out.parent.mkdir(parents=True, exist_ok=True)
         with gc_paused():
             text = dumps_scores(result)
-        out.write_text(text + "\n", encoding="utf-8")
+        write_atomic(out, text + "\n")
     return result
 
 

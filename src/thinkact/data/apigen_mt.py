@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from thinkact.data.records import convert_records, iter_json_records
-from thinkact.schema import Conversation, DataError, Message, ToolCall, json_problem
+from thinkact.schema import Conversation, DataError, JSONError, Message, ToolCall, decode_arguments, decode_json
 
 HUB_ID = "Salesforce/APIGen-MT-5k"
 THINK = "think"
@@ -50,25 +50,18 @@ def _parse_call(value: Any, err) -> ToolCall:
     """A function_call value: a JSON string (or an already parsed object) {"name", "arguments"}."""
     if isinstance(value, str):
         try:
-            value = json.loads(value)
-        except json.JSONDecodeError as exc:
-            raise err(f"function_call value is not valid JSON ({json_problem(exc)})")
+            value = decode_json(value)
+        except JSONError as exc:
+            raise err(f"function_call value is not valid JSON ({exc})") from None
     if not isinstance(value, dict):
         raise err(f"function_call value must be a JSON object, got {type(value).__name__}")
     name = value.get("name")
     if not isinstance(name, str) or not name:
         raise err("function_call value has no 'name'")
-    args = value.get("arguments", {})
-    if isinstance(args, str):  # arguments encoded twice, as some exports do
-        try:
-            args = json.loads(args) if args.strip() else {}
-        except json.JSONDecodeError:
-            raise err(f"function_call '{name}' has arguments that are not valid JSON") from None
-    if args is None:
-        args = {}
-    if not isinstance(args, dict):
-        raise err(f"function_call '{name}' arguments must be an object, got {type(args).__name__}")
-    return ToolCall(name=name, arguments=args)
+    try:  # arguments encoded twice, as some exports do, are read too
+        return ToolCall(name=name, arguments=decode_arguments(value.get("arguments")))
+    except ValueError as exc:
+        raise err(str(exc)) from None
 
 
 def _parse_tools(tools: Any, err) -> list[dict[str, Any]]:
@@ -76,9 +69,9 @@ def _parse_tools(tools: Any, err) -> list[dict[str, Any]]:
         return []
     if isinstance(tools, str):
         try:
-            tools = json.loads(tools)
-        except json.JSONDecodeError as exc:
-            raise err(f"tools is not valid JSON ({json_problem(exc)})", "tools")
+            tools = decode_json(tools)
+        except JSONError as exc:
+            raise err(f"tools is not valid JSON ({exc})", "tools") from None
     if not isinstance(tools, list):
         raise err(f"tools must be a JSON list, got {type(tools).__name__}", "tools")
     for i, tool in enumerate(tools):

@@ -18,13 +18,12 @@ conversations for training and turn-level evaluation, with JSON Schema tool para
 from __future__ import annotations
 
 import importlib.util
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from thinkact.schema import Conversation, DataError, Message, ToolCall, json_problem
+from thinkact.schema import Conversation, DataError, Message, ToolCall, iter_jsonl_dicts
 
 BFCL_PACKAGE = "bfcl-eval==2026.3.23"
 # Single-turn categories with one answer format; the value says whether a call is expected.
@@ -82,20 +81,10 @@ def _category_file(folder: Path, category: str) -> Path | None:
     return max(found)[1] if found else None
 
 
-def _read_lines(path: Path) -> list[tuple[int, dict[str, Any]]]:
-    out = []
-    with path.open(encoding="utf-8") as fh:
-        for n, line in enumerate(fh, start=1):
-            if line.strip():
-                try:
-                    out.append((n, json.loads(line.rstrip("\n"))))
-                except json.JSONDecodeError as exc:
-                    raise DataError(f"invalid JSON ({json_problem(exc)})", file=path, line=n) from None
-    return out
-
-
-def load_bfcl_category(name: str) -> list[BfclEntry]:
-    """All entries of one BFCL category (see BFCL_CATEGORIES), with their ground truth.
+def load_bfcl_category(name: str, data: str | Path | None = None) -> list[BfclEntry]:
+    """All entries of one BFCL category (see BFCL_CATEGORIES), with their ground truth, from
+    `data`, a folder laid out as bfcl-eval's (default: the installed package's). An entry or
+    answer that is not shaped as BFCL ships them raises DataError naming its line and field.
 
     For BFCL's checker: `ast_checker(entry.functions, decoded_calls, entry.ground_truth,
     Language.PYTHON, entry.category, model_name)`, where decoded_calls is
@@ -103,7 +92,7 @@ def load_bfcl_category(name: str) -> list[BfclEntry]:
     """
     if name not in BFCL_CATEGORIES:
         raise DataError(f"unknown BFCL category {name!r}; known: {', '.join(BFCL_CATEGORIES)}")
-    data = bfcl_data_dir()
+    data = Path(data) if data is not None else bfcl_data_dir()
     qfile = _category_file(data, name)
     if qfile is None:
         raise DataError(f"no BFCL_v*_{name}.json in {data}")
@@ -112,13 +101,13 @@ def load_bfcl_category(name: str) -> list[BfclEntry]:
         afile = _category_file(data / "possible_answer", name)
         if afile is None:
             raise DataError(f"no ground truth for {name} in {data / 'possible_answer'}")
-        answers = {rec["id"]: rec["ground_truth"] for _, rec in _read_lines(afile)}
+        for n, rec in iter_jsonl_dicts(afile):
+            _check_answer(rec, lambda msg, field: DataError(msg, file=afile, line=n, field=field))
+            answers[rec["id"]] = rec["ground_truth"]
 
     entries = []
-    for n, rec in _read_lines(qfile):
-        for key in ("id", "question", "function"):
-            if key not in rec:
-                raise DataError("missing", file=qfile, line=n, field=key)
+    for n, rec in iter_jsonl_dicts(qfile):
+        _check_entry(rec, lambda msg, field: DataError(msg, file=qfile, line=n, field=field))
         truth = None
         if BFCL_CATEGORIES[name]:
             if rec["id"] not in answers:
@@ -127,6 +116,54 @@ def load_bfcl_category(name: str) -> list[BfclEntry]:
         entries.append(BfclEntry(id=rec["id"], category=name, question=rec["question"],
                                  functions=rec["function"], ground_truth=truth))
     return entries
+
+
+def _check_entry(rec: dict[str, Any], err) -> None:
+    """Refuse a question entry the conversion could not read (`err(message, field)` makes the
+    error): string id, turns of {"role", "content"} messages, function docs with a name and
+    parameters {"properties": {...}, "required": [names]}."""
+    for key in ("id", "question", "function"):
+        if key not in rec:
+            raise err("missing", key)
+    if not isinstance(rec["id"], str):
+        raise err(f"must be a string, got {type(rec['id']).__name__}", "id")
+    if not isinstance(rec["question"], list):
+        raise err("must be a list of turns", "question")
+    for t, turn in enumerate(rec["question"]):
+        if not isinstance(turn, list):
+            raise err("a turn must be a list of messages", f"question[{t}]")
+        for i, m in enumerate(turn):
+            where = f"question[{t}][{i}]"
+            if not isinstance(m, dict) or m.get("role") not in ("system", "user", "assistant"):
+                raise err("a message must be an object whose role is system, user or assistant", where)
+            if not isinstance(m.get("content"), str):
+                raise err(f"content must be a string, got {type(m.get('content')).__name__}", f"{where}.content")
+    if not isinstance(rec["function"], list):
+        raise err("must be a list of function docs", "function")
+    for i, fn in enumerate(rec["function"]):
+        if not isinstance(fn, dict) or not isinstance(fn.get("name"), str):
+            raise err("a function doc must be an object with a 'name'", f"function[{i}]")
+        params = fn.get("parameters")
+        if params is None:
+            continue
+        required = params.get("required", []) if isinstance(params, dict) else None
+        if (not isinstance(params, dict) or not isinstance(params.get("properties", {}), dict)
+                or not isinstance(required, list) or not all(isinstance(r, str) for r in required)):
+            raise err("parameters must be an object: 'properties' an object, 'required' a list of "
+                      "names", f"function[{i}].parameters")
+
+
+def _check_answer(rec: dict[str, Any], err) -> None:
+    """Refuse a ground-truth record that is not {"id": str, "ground_truth": [{function:
+    {argument: [acceptable values]}}]}."""
+    if not isinstance(rec.get("id"), str):
+        raise err("missing, or not a string", "id")
+    truth = rec.get("ground_truth")
+    if not isinstance(truth, list) or not all(
+            isinstance(call, dict) and all(isinstance(args, dict) and all(isinstance(v, list) for v in args.values())
+                                           for args in call.values())
+            for call in truth):
+        raise err("must be a list of {function: {argument: [acceptable values]}}", "ground_truth")
 
 
 # --------------------------------------------------------------------------- schemas
@@ -217,19 +254,14 @@ def gold_calls(ground_truth: list[dict[str, dict[str, list[Any]]]],
 def bfcl_entry_to_conversation(entry: BfclEntry) -> Conversation:
     """The question as context, then the gold action: the ground-truth call(s), or for
     irrelevance entries a reply declining to call (meta.bfcl_irrelevance=True). Raw ids and
-    possible answers stay in `meta` for BFCL's checker."""
+    possible answers stay in `meta` for BFCL's checker. The entry is as `load_bfcl_category`
+    checked it."""
     system, messages = [], []
     for m in entry.messages:
-        role, content = m.get("role"), m.get("content")
-        if not isinstance(content, str):
-            raise DataError(f"message content must be a string, got {type(content).__name__}",
-                            file=entry.category, field=f"{entry.id}.question")
-        if role == "system":
-            system.append(content)
-        elif role in ("user", "assistant"):
-            messages.append(Message(role=role, content=content))
+        if m["role"] == "system":
+            system.append(m["content"])
         else:
-            raise DataError(f"unexpected role {role!r}", file=entry.category, field=f"{entry.id}.question")
+            messages.append(Message(role=m["role"], content=m["content"]))
     irrelevant = entry.ground_truth is None
     if irrelevant:
         messages.append(Message(role="assistant", content=IRRELEVANCE_REPLY))

@@ -11,21 +11,22 @@ An assistant message with both text and tool calls (allowed by OpenAI, not by th
 record, where a turn is calls or a reply) keeps the calls; its text is appended to its
 reasoning, being what the model said to itself before acting.
 
-Export writes the wire format by default (arguments as JSON strings, call ids, tool messages
-with `tool_call_id`), or the HF format with `wire=False`; reasoning goes to `reasoning_content`.
+Export writes the wire format by default (`thinkact.chat.wire_messages`: arguments as JSON
+strings, call ids, tool messages with `tool_call_id`; a tool message with no call to answer
+becomes user text), or the HF format with `wire=False`; reasoning goes to `reasoning_content`.
 Records also carry `id` (and `meta` when set), so that from_openai_record(to_openai_record(c))
 == c for any conversation whose tool messages are named after their calls.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Iterable
 
-from thinkact.chat import chat_tools, message_to_chat
+from thinkact.chat import chat_tools, message_to_chat, wire_messages
 from thinkact.data.records import convert_records, iter_json_records
-from thinkact.schema import Conversation, DataError, Message, ToolCall, json_problem, write_jsonl
+from thinkact.schema import (Conversation, DataError, JSONError, Message, ToolCall, decode_arguments, decode_json,
+                             write_jsonl)
 
 SYSTEM_ROLES = ("system", "developer")
 REASONING_KEYS = ("reasoning_content", "reasoning")
@@ -54,16 +55,10 @@ def _call(raw: Any, err) -> tuple[ToolCall, str | None]:
     fn = raw.get("function", raw)  # some exports put name/arguments at the top
     if not isinstance(fn, dict) or not isinstance(fn.get("name"), str) or not fn["name"]:
         raise err("a tool call needs function.name")
-    args = fn.get("arguments")
-    if isinstance(args, str):
-        try:
-            args = json.loads(args) if args.strip() else {}
-        except json.JSONDecodeError as exc:
-            raise err(f"function.arguments is not valid JSON ({json_problem(exc)})") from None
-    if args is None:
-        args = {}
-    if not isinstance(args, dict):
-        raise err(f"function.arguments must be an object, got {type(args).__name__}")
+    try:
+        args = decode_arguments(fn.get("arguments"))
+    except ValueError as exc:
+        raise err(str(exc)) from None
     call_id = raw.get("id")
     return ToolCall(name=fn["name"], arguments=args), call_id if isinstance(call_id, str) else None
 
@@ -73,9 +68,9 @@ def _tools(tools: Any, err) -> list[dict[str, Any]]:
         return []
     if isinstance(tools, str):  # some HF exports store the list as a JSON string
         try:
-            tools = json.loads(tools)
-        except json.JSONDecodeError as exc:
-            raise err(f"tools is not valid JSON ({json_problem(exc)})", "tools") from None
+            tools = decode_json(tools)
+        except JSONError as exc:
+            raise err(f"tools is not valid JSON ({exc})", "tools") from None
     if not isinstance(tools, list):
         raise err(f"tools must be a list, got {type(tools).__name__}", "tools")
     out = []
@@ -135,6 +130,8 @@ def from_openai_record(record: dict[str, Any], *, index: int, file: str | None =
             if not pending:
                 raise err("tool message with no preceding tool call", where)
             name, tid = m.get("name"), m.get("tool_call_id")
+            if name is not None and not isinstance(name, str):
+                raise err(f"name must be a string, got {type(name).__name__}", f"{where}.name")
             k = next((k for k, (_, cid) in enumerate(pending) if tid and cid == tid), None)
             if k is None:
                 k = next((k for k, (n, _) in enumerate(pending) if n == name), 0)
@@ -151,26 +148,19 @@ def from_openai_record(record: dict[str, Any], *, index: int, file: str | None =
 
 
 def to_openai_record(conv: Conversation, *, wire: bool = True) -> dict[str, Any]:
-    """A Conversation as a chat record: the OpenAI wire format (arguments as JSON strings, call
-    ids), or with `wire=False` the HF chat-template format (arguments as objects)."""
-    out: list[dict[str, Any]] = [{"role": "system", "content": conv.system}] if conv.system else []
-    ids: list[str] = []  # ids of the latest calls, for their tool messages
-    n_calls = 0
-    for m in conv.messages:
-        msg = message_to_chat(m)
-        if m.role == "assistant" and m.reasoning is not None:
-            msg["reasoning_content"] = m.reasoning
-        if wire and m.tool_calls:
-            ids = []
-            for call in msg["tool_calls"]:
-                ids.append(f"call_{n_calls}")
-                n_calls += 1
-                call["id"] = ids[-1]
-                call["function"]["arguments"] = json.dumps(call["function"]["arguments"], ensure_ascii=False)
-        if wire and m.role == "tool" and ids:
-            msg["tool_call_id"] = ids.pop(0)
-        out.append(msg)
-    record: dict[str, Any] = {"id": conv.id, "messages": out, "tools": chat_tools(conv.tools)}
+    """A Conversation as a chat record: the OpenAI wire format (`wire_messages`: arguments as
+    JSON strings, call ids), or with `wire=False` the HF chat-template format (arguments as
+    objects, tool messages named after their tool); reasoning in `reasoning_content`."""
+    if wire:
+        messages = wire_messages(conv.system, conv.messages, reasoning=True)
+    else:
+        messages = [{"role": "system", "content": conv.system}] if conv.system else []
+        for m in conv.messages:
+            msg = message_to_chat(m)
+            if m.role == "assistant" and m.reasoning is not None:
+                msg["reasoning_content"] = m.reasoning
+            messages.append(msg)
+    record: dict[str, Any] = {"id": conv.id, "messages": messages, "tools": chat_tools(conv.tools)}
     if conv.meta:
         record["meta"] = conv.meta
     return record

@@ -7,13 +7,13 @@ is located for error messages: by line in JSON lines, by its index in a JSON lis
 
 from __future__ import annotations
 
-import json
 import re
 from collections import Counter
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
-from thinkact.schema import Conversation, DataError, json_problem
+from thinkact.schema import (Conversation, DataError, JSONError, decode_json, json_object, jsonl_lines,
+                             read_text)
 
 # convert(record, index=..., file=..., line=...) -> Conversation; raises DataError on bad input
 Converter = Callable[..., Conversation]
@@ -24,15 +24,15 @@ def iter_json_records(path: str | Path) -> Iterator[tuple[int, int | None, dict[
 
     `line` is None for a JSON list. A JSON lines line that is not a JSON object is yielded as a
     DataError (so a caller may skip it); a JSON list that does not parse raises, as nothing
-    after the damage can be read.
+    after the damage can be read, and so does text that is not UTF-8, in either form (the
+    file is in another encoding: skipping every line it shows in would hide that).
     """
     path = Path(path)
-    text = path.read_text(encoding="utf-8")
-    if text.lstrip().startswith("["):
+    if _is_json_list(path):
         try:
-            records = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise DataError(f"invalid JSON ({json_problem(exc)})", file=path, line=exc.lineno) from None
+            records = decode_json(read_text(path))
+        except JSONError as exc:
+            raise DataError(f"invalid JSON ({exc})", file=path, line=exc.line) from None
         for i, rec in enumerate(records):
             if not isinstance(rec, dict):
                 yield i, None, DataError(f"expected a JSON object, got {type(rec).__name__}",
@@ -40,18 +40,19 @@ def iter_json_records(path: str | Path) -> Iterator[tuple[int, int | None, dict[
             else:
                 yield i, None, rec
         return
-    index = 0
-    for lineno, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
+    for index, (lineno, line) in enumerate(jsonl_lines(path)):
         try:
-            rec = json.loads(line)
-        except json.JSONDecodeError as exc:
-            rec = DataError(f"invalid JSON ({json_problem(exc)})", file=path, line=lineno)
-        if not isinstance(rec, (dict, DataError)):
-            rec = DataError(f"expected a JSON object, got {type(rec).__name__}", file=path, line=lineno)
-        yield index, lineno, rec
-        index += 1
+            yield index, lineno, json_object(line, path, lineno)
+        except DataError as exc:
+            yield index, lineno, exc
+
+
+def _is_json_list(path: Path) -> bool:
+    """Whether the file's first non-blank line opens a JSON list (read no further)."""
+    if not path.is_file():
+        return False  # reading it as JSON lines says what is wrong
+    with path.open("rb") as fh:
+        return next((raw.lstrip().startswith(b"[") for raw in fh if raw.strip()), False)
 
 
 def convert_records(items: Iterable[tuple[int, int | None, dict[str, Any] | DataError]],

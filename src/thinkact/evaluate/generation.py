@@ -32,10 +32,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from thinkact.chat import build_prompt, chat_tools
+from thinkact.chat import build_prompt, chat_tools, wire_messages
 from thinkact.grammar import CALL_CLOSE, CALL_OPEN, THINK_CLOSE, THINK_OPEN, render_call
 from thinkact.models import load_for_inference, resolve_model
-from thinkact.schema import ToolCall, TurnSample
+from thinkact.schema import ToolCall, TurnSample, decode_arguments
 
 Advance = Callable[[int], None] | None
 
@@ -552,32 +552,6 @@ class VLLMGenerator:
 
 # --------------------------------------------------------------------------- OpenAI endpoint
 
-def openai_messages(sample: TurnSample) -> list[dict[str, Any]]:
-    """The context in OpenAI's wire format: call arguments as JSON strings, call ids, and each
-    tool message answering the oldest unanswered call."""
-    out: list[dict[str, Any]] = [{"role": "system", "content": sample.system}] if sample.system else []
-    pending: list[str] = []
-    n = 0
-    for m in sample.context:
-        if m.role == "assistant" and m.tool_calls:
-            calls = []
-            for c in m.tool_calls:
-                n += 1
-                calls.append({"id": f"call_{n}", "type": "function",
-                              "function": {"name": c.name,
-                                           "arguments": json.dumps(c.arguments, ensure_ascii=False)}})
-            pending.extend(c["id"] for c in calls)
-            out.append({"role": "assistant", "content": None, "tool_calls": calls})
-        elif m.role == "tool":
-            if pending:
-                out.append({"role": "tool", "tool_call_id": pending.pop(0), "content": m.content})
-            else:  # a tool result with no call before it: show it as user text
-                out.append({"role": "user", "content": m.content})
-        else:
-            out.append({"role": m.role, "content": m.content})
-    return out
-
-
 def message_to_grammar(message: dict[str, Any]) -> str:
     """An OpenAI chat completion message rendered in our grammar. Whatever is malformed
     (arguments that are not a JSON object, text beside calls) is kept, so the parser flags it."""
@@ -585,20 +559,22 @@ def message_to_grammar(message: dict[str, Any]) -> str:
     head = f"{THINK_OPEN}\n{reasoning.strip()}\n{THINK_CLOSE}\n\n" if isinstance(reasoning, str) else ""
     content = message.get("content") or ""
     if isinstance(content, list):  # content parts
-        content = "".join(p.get("text", "") for p in content if isinstance(p, dict))
+        content = "".join(p["text"] for p in content if isinstance(p, dict) and isinstance(p.get("text"), str))
+    calls = message.get("tool_calls")
     blocks = []
-    for tc in message.get("tool_calls") or []:
-        fn = tc.get("function") or {}
+    for tc in calls if isinstance(calls, list) else []:
+        fn = tc.get("function") if isinstance(tc, dict) else None
+        fn = fn if isinstance(fn, dict) else {}
         name, raw = fn.get("name", ""), fn.get("arguments", "{}")
         try:
-            args = json.loads(raw) if isinstance(raw, str) else raw
-        except json.JSONDecodeError:
+            args = decode_arguments(raw)
+        except ValueError:
             args = None
-        if isinstance(args, dict) and isinstance(name, str):
+        if args is not None and isinstance(name, str):
             blocks.append(render_call(ToolCall(name=name, arguments=args)))
         else:
             blocks.append(f'{CALL_OPEN}\n{{"name": {json.dumps(name)}, "arguments": {raw}}}\n{CALL_CLOSE}')
-    parts = [p for p in (content.strip(), "\n".join(blocks)) if p]
+    parts = [p for p in (str(content).strip(), "\n".join(blocks)) if p]
     return head + "\n".join(parts)
 
 
@@ -692,7 +668,7 @@ class OpenAIGenerator:
             self.headers["Authorization"] = f"Bearer {api_key}"
 
     def request(self, sample: TurnSample) -> dict[str, Any]:
-        body: dict[str, Any] = {"model": self.model, "messages": openai_messages(sample),
+        body: dict[str, Any] = {"model": self.model, "messages": wire_messages(sample.system, sample.context),
                                 "temperature": 0, "max_tokens": self.max_new_tokens}
         if sample.tools:
             body["tools"] = chat_tools(sample.tools)

@@ -29,7 +29,7 @@ from typing import Any
 
 from thinkact import grammar
 from thinkact.rewards import COMPONENTS
-from thinkact.schema import DataError, Target, TurnSample, iter_jsonl_dicts, read_turns
+from thinkact.schema import DataError, Target, TurnSample, iter_jsonl_dicts, read_log, read_turns, write_atomic
 
 STAGES = ("vanilla", "sft", "coldstart", "grpo")
 SPLITS = ("test", "ood")
@@ -108,21 +108,6 @@ def source_run(run_dir: Path) -> Path:
         return run_dir
     runs = seed_runs(run_dir)
     return next(iter(runs.values())) if runs else run_dir
-
-
-def read_log(path: Path) -> list[dict[str, Any]]:
-    """A train_log.jsonl; a line cut short by a kill is skipped."""
-    if not path.is_file():
-        return []
-    rows = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(obj, dict) and isinstance(obj.get("step"), (int, float)):
-            rows.append(obj)
-    return rows
 
 
 def grpo_summaries(run_dir: Path) -> dict[str, Any]:
@@ -685,8 +670,8 @@ def build_report(run_dir: str | Path, out_dir: str | Path | None = None, *, n_sa
     out.mkdir(parents=True, exist_ok=True)  # only now: a folder that is not a run gets no report folder
     rows = results["rows"]
     table = build_table(rows)
-    (out / "table.json").write_text(json.dumps(table, indent=2) + "\n", encoding="utf-8")
-    (out / "table.md").write_text(table_markdown(table) + table_note(table, results), encoding="utf-8")
+    write_atomic(out / "table.json", json.dumps(table, indent=2) + "\n")
+    write_atomic(out / "table.md", table_markdown(table) + table_note(table, results))
 
     source = source_run(run_dir)
     logs = {s: read_log(source / "stages" / s / "train_log.jsonl") for s in STAGES[1:]}
@@ -709,6 +694,5 @@ def build_report(run_dir: str | Path, out_dir: str | Path | None = None, *, n_sa
         ablation = json.loads(ablation_file.read_text(encoding="utf-8"))
         plot = out / "ablation.png"
         extra = ablation_html(ablation, plot if plot_ablation(ablation, plot) else None)
-    (out / "report.html").write_text(render_html(run_dir, table, plots, samples, results, source, extra),
-                                     encoding="utf-8")
+    write_atomic(out / "report.html", render_html(run_dir, table, plots, samples, results, source, extra))
     return out

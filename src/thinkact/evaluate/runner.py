@@ -16,7 +16,6 @@ in `errors.jsonl`; they are scored as missing predictions and asked for again by
 from __future__ import annotations
 
 import json
-import os
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,13 +25,16 @@ from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                            TimeElapsedColumn, TimeRemainingColumn)
 
 from thinkact.evaluate.generation import OpenAIGenerator, make_generator
-from thinkact.schema import DataError, TurnSample, iter_jsonl_dicts, write_jsonl
+from thinkact.schema import DataError, TurnSample, iter_jsonl_dicts, json_line, write_atomic, write_jsonl
 
 PREDICTIONS = "predictions.jsonl"
 ERRORS = "errors.jsonl"  # {"id", "error"}: samples an endpoint gave no answer for
 GOLD = "gold.jsonl"
 SCORES = "scores.json"
 GENERATION = "generation.json"  # timing: samples, seconds, samples/s
+# As schema writes files: a lone surrogate (an endpoint's JSON may escape one) written as its
+# JSON escape, which has a UTF-8 encoding.
+OPEN_TEXT = {"encoding": "utf-8", "errors": "backslashreplace"}
 
 
 def progress_bar() -> Progress:
@@ -114,28 +116,25 @@ def generate_resumable(generator: OpenAIGenerator, samples: list[TurnSample], ou
     failed = 0
     try:
         with progress(len(samples), "generating", done=kept) as advance, \
-                pred.open("a", encoding="utf-8") as out, errors.open("w", encoding="utf-8") as err:
+                pred.open("a", **OPEN_TEXT) as out, errors.open("w", **OPEN_TEXT) as err:
             for i, output, error in generator.results(todo):
                 sid = todo[i].id
                 if output is not None:
                     done[sid] = output
-                    out.write(json.dumps({"id": sid, "output": output, "model": generator.model},
-                                         ensure_ascii=False) + "\n")
+                    out.write(json_line({"id": sid, "output": output, "model": generator.model}))
                     out.flush()
                 else:
                     failed += 1
-                    err.write(json.dumps({"id": sid, "error": error}, ensure_ascii=False) + "\n")
+                    err.write(json_line({"id": sid, "error": error}))
                     err.flush()
                 advance(1)
     finally:
         if not failed:  # no stale errors from an earlier run left beside the predictions
             errors.unlink(missing_ok=True)
     # In the samples' order, so the finished file does not depend on which answer came first;
-    # written beside and renamed, so a kill now leaves the appended file whole.
-    tmp = pred.with_name(pred.name + ".tmp")
-    write_jsonl(tmp, ({"id": s.id, "output": done[s.id], "model": generator.model}
-                      for s in samples if s.id in done))
-    os.replace(tmp, pred)
+    # written atomically, so a kill now leaves the appended file whole.
+    write_jsonl(pred, ({"id": s.id, "output": done[s.id], "model": generator.model}
+                       for s in samples if s.id in done))
     return {"kept": kept, "requested": len(todo), "failed": failed}
 
 
@@ -183,5 +182,5 @@ def evaluate_model(model_or_path: Any, samples: list[TurnSample], *, out_dir: st
                          answer_method=answer_method, budget=budget)
     timing = {"samples": len(samples), "seconds": round(seconds, 3), "backend": backend,
               "samples_per_s": round(generated / max(seconds, 1e-9), 3), **counts}
-    (out_dir / GENERATION).write_text(json.dumps(timing, indent=2) + "\n", encoding="utf-8")
+    write_atomic(out_dir / GENERATION, json.dumps(timing, indent=2) + "\n")
     return scores

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from transformers import TrainerCallback
+
+from thinkact.schema import json_line, read_log, write_jsonl
 
 # Shown beside the bar when present in a step's logs, in this order.
 SHOWN = (("loss", "loss"), ("reward", "reward"), ("frac_reward_zero_std", "zero-std"),
@@ -24,19 +25,8 @@ def _clean(value: Any) -> Any:
 def trim_log(path: Path, last_step: int) -> None:
     """Keep the log lines up to `last_step` (a resumed run repeats the steps after its
     checkpoint) and drop a line cut short by a kill."""
-    if not path.exists():
-        return
-    kept = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(obj, dict) and obj.get("step", 0) <= last_step:
-            kept.append(line)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text("".join(k + "\n" for k in kept), encoding="utf-8")
-    tmp.replace(path)
+    if path.exists():
+        write_jsonl(path, (row for row in read_log(path) if row["step"] <= last_step))
 
 
 class JsonlLogger(TrainerCallback):
@@ -52,7 +42,7 @@ class JsonlLogger(TrainerCallback):
                **{k: _clean(v) for k, v in logs.items()}}
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self.path.open("a", encoding="utf-8") as fh:
-            fh.write(json.dumps(row) + "\n")
+            fh.write(json_line(row))
 
 
 class RichProgress(TrainerCallback):

@@ -26,7 +26,8 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
-from thinkact.schema import DataError, TurnSample, read_conversations, read_turns, write_jsonl
+from thinkact.schema import (DataError, TurnSample, read_conversations, read_log, read_turns, write_atomic,
+                             write_jsonl)
 from thinkact.train.config import PipelineConfig, STAGES, dump_config, stage_config
 
 EVAL_STAGES = ("vanilla", *STAGES)
@@ -36,13 +37,6 @@ THINK = {"vanilla": "optional", "sft": "off", "coldstart": "required", "grpo": "
 SPLITS = ("train", "test", "ood")
 HEADLINE = ("turn_accuracy", "decision_accuracy", "exact_call_accuracy", "reply_similarity",
             "format_validity", "mean_reward", "mean_reasoning_length")
-
-
-def write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
 
 
 # --------------------------------------------------------------------------- run folder
@@ -200,8 +194,6 @@ def grpo_summary(log_path: Path, window: int = 5) -> dict[str, Any]:
     """Reward at the start and end of GRPO (mean of the first / last `window` logged steps,
     fewer when there are fewer than two windows' worth, so the two never share a step), the
     share of groups without learning signal, and reasoning length over training."""
-    from thinkact.evaluate.report import read_log  # skips a line cut short by a kill
-
     rows = [r for r in read_log(log_path) if isinstance(r.get("reward"), (int, float))]
     if not rows:
         return {}

@@ -51,7 +51,8 @@ def run_seeds(cfg: PipelineConfig, out: str | Path, *, overwrite: bool = False, 
               console: Console | None = None) -> dict[str, Any]:
     """Run (or resume) one pipeline per seed of `cfg.seeds` into RUN_DIR/seed-<k>/, then write
     the results over the seeds; returns what RUN_DIR/results.json holds."""
-    from thinkact.train.pipeline import open_run, print_summary, run_pipeline, write_atomic, write_results
+    from thinkact.schema import write_atomic
+    from thinkact.train.pipeline import open_run, print_summary, run_pipeline, write_results
 
     if not cfg.seeds:
         raise ValueError("run_seeds needs a config with seeds")

@@ -106,9 +106,7 @@ def replay_turns(cfg: StageConfig, reasoning_set: list[TurnSample]) -> list[Turn
     right = sum(t.meta["replay_right"] for t in turns)
     print(f"{cfg.stage}: replay: reasoning written for {written} of {len(turns)} turns, "
           f"{right} of them led to the right action")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_jsonl(path.with_name(REPLAY + ".tmp"), turns)
-    path.with_name(REPLAY + ".tmp").replace(path)
+    write_jsonl(path, turns)
     return turns
 
 

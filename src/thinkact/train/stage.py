@@ -19,7 +19,7 @@ from typing import Any, Callable
 
 from transformers import PrinterCallback
 
-from thinkact.schema import DataError
+from thinkact.schema import DataError, write_atomic
 from thinkact.train.callbacks import JsonlLogger, RichProgress, trim_log
 from thinkact.train.config import StageConfig, dump_config
 
@@ -87,10 +87,7 @@ def run_stage(cfg: StageConfig, build_trainer: Callable[[StageConfig, str], Any]
     text = dump_config(cfg)
     ckpt, step = last_checkpoint(out)
     if main:
-        out.mkdir(parents=True, exist_ok=True)
-        tmp = out / (CONFIG + ".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(out / CONFIG)
+        write_atomic(out / CONFIG, text)
         trim_log(out / LOG, step if ckpt else 0)
     PartialState().wait_for_everyone()
     quiet_libraries()
