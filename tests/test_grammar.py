@@ -84,9 +84,13 @@ def test_parse_never_raises_on_tag_soup(text):
 
 
 _plain = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="<>"), max_size=40).map(str.strip)
-_json_scalar = st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=10),
+# Argument strings without "<": a grammar tag inside a call's JSON (a value "<think>" or
+# "</tool_call>") reads as the model breaking the format; the grammar does not escape tags.
+_json_text = st.text(st.characters(blacklist_characters="<"), max_size=10)
+_json_scalar = st.one_of(st.none(), st.booleans(), st.integers(), _json_text,
                          st.floats(allow_nan=False, allow_infinity=False))
-_args = st.dictionaries(st.text(max_size=8), st.one_of(_json_scalar, st.lists(_json_scalar, max_size=3)), max_size=4)
+_args = st.dictionaries(st.text(st.characters(blacklist_characters="<"), max_size=8),
+                        st.one_of(_json_scalar, st.lists(_json_scalar, max_size=3)), max_size=4)
 _calls = st.lists(st.builds(ToolCall, name=st.text(st.characters(whitelist_categories=("L", "N")), min_size=1, max_size=12),
                             arguments=_args), min_size=1, max_size=3)
 _targets = st.one_of(
