@@ -387,13 +387,14 @@ def plot_ablation(ablation: dict[str, Any], path: Path) -> bool:
 def ablation_html(ablation: dict[str, Any], plot: Path | None) -> str:
     from thinkact.evaluate.results import ablation_markdown
 
-    lines = [l for l in ablation_markdown(ablation).splitlines() if l.startswith("|")]
+    text = ablation_markdown(ablation)  # the table and its note, as ablate.md has them
+    lines = [l for l in text.splitlines() if l.startswith("|")]
     cells = [[c.strip() for c in l.strip("|").split("|")] for l in lines]
     head = "".join(f"<th>{_e(c)}</th>" for c in cells[0])
     body = "".join("<tr>" + "".join(f'<td{" class=l" if i < 2 else ""}>{_e(c)}</td>' for i, c in enumerate(row))
                    + "</tr>" for row in cells[2:])
     figure = f"<figure>{_img(plot)}<figcaption>{_e(CAPTIONS['ablation.png'])}</figcaption></figure>" if plot else ""
-    note = ablation_markdown(ablation).split("\n\n", 1)[-1].strip()
+    note = text.split("\n\n", 1)[-1].strip()
     return (f"<h2>What each reward component buys (thinkact ablate)</h2>"
             f'<div class="tablewrap"><table><tr>{head}</tr>{body}</table></div><p class="sub">{_e(note)}</p>{figure}')
 

@@ -126,14 +126,14 @@ def read_run(run: Path) -> PipelineConfig:
         raise _validation_error(exc, PipelineConfig, saved, saved.read_text(encoding="utf-8")) from None
 
 
-def expected_seconds(run: Path, n: int) -> float | None:
-    """What `n` variants should take: the run's own GRPO training and evaluation, times n."""
+def seconds_per_variant(run: Path) -> float | None:
+    """What one variant should take: the run's own GRPO training and its evaluation."""
     path = run / "timings.json"
     if not path.is_file():
         return None
     times = json.loads(path.read_text())
     per = sum(v for k, v in times.items() if k == "train/grpo" or k.startswith("eval/grpo/"))
-    return per * n if per else None
+    return per or None
 
 
 def _progress(console: Console, done: int, total: int, name: str, left: float | None) -> None:
@@ -168,12 +168,12 @@ def run_ablation(run: str | Path, variants: list[str] | None = None, out: str | 
     splits = {s: eval_subset(read_turns(run / "data" / f"turns_{s}.jsonl"), cfg.eval.max_samples, cfg.data.seed)
               for s in cfg.eval.splits if (run / "data" / f"turns_{s}.jsonl").is_file()}
 
-    per_variant = expected_seconds(run, 1)
+    per_variant = seconds_per_variant(run)
     console.print(f"{len(chosen)} GRPO variants of {run}: about "
                   f"{per_variant * len(chosen) / 60:.0f} min (the run's GRPO and its evaluation took "
                   f"{per_variant:.0f} s)" if per_variant else f"{len(chosen)} GRPO variants of {run}",
                   highlight=False)
-    start_time, timings = time.perf_counter(), {}
+    start_time = time.perf_counter()
     for i, v in enumerate(chosen):
         left = per_variant * (len(chosen) - i) if per_variant else None
         if i and per_variant:  # once variants have run, their own pace is the better guess
@@ -185,11 +185,9 @@ def run_ablation(run: str | Path, variants: list[str] | None = None, out: str | 
             shutil.rmtree(out / "eval" / v.name, ignore_errors=True)
         sc = StageConfig(stage="grpo", model=str(starts[v.name]), data=str(run / "data" / "turns_train.jsonl"),
                          out=str(folder / "grpo"), train=resolved[v.name])
-        began = time.perf_counter()
         model = train_stage(sc, console=console)
         think = "required" if resolved[v.name].think else "off"
         evaluate_stage(cfg, v.name, str(model), splits, out, think=think)
-        timings[v.name] = round(time.perf_counter() - began, 1)
         write_atomic(folder / "variant.yaml", yaml.safe_dump(
             {"name": v.name, "description": v.description, "start": v.start,
              "grpo": resolved[v.name].model_dump(mode="json")}, sort_keys=False))
