@@ -55,7 +55,7 @@ def test_score_cli_end_to_end_with_a_missing_prediction(files):
     for entry in scores["samples"].values():
         assert set(entry) == {"reward", "components", "turn_correct", "problems", "conversation_id", "kind",
                               "decision_correct", "format_valid", "reasoning_words", "names_correct",
-                              "exact_call", "argument_counts", "reply_similarity"}
+                              "exact_call", "argument_counts", "reply_similarity", "form"}
         assert set(entry["components"]) == COMPONENT_KEYS
     assert scores["samples"]["c1#0"]["reward"] == pytest.approx(1.0)
     assert scores["samples"]["c1#0"]["components"]["answer"] is None  # not applicable on a call turn
