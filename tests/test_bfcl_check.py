@@ -10,6 +10,7 @@ pytest.importorskip("bfcl_eval")
 from thinkact.data.bfcl import load_bfcl_category  # noqa: E402
 from thinkact.evaluate.bfcl import (bfcl_checker, category_of, check_entry, decode_calls,  # noqa: E402
                                     read_bfcl_predictions, score_bfcl, score_bfcl_file)
+from thinkact.native import OutputReader  # noqa: E402
 from thinkact.schema import DataError  # noqa: E402
 
 
@@ -98,6 +99,35 @@ def test_decode_calls():
     assert category_of("parallel_multiple_12") == "parallel_multiple"
 
 
+TRIANGLE = {"name": "calculate_triangle_area", "arguments": {"base": 10, "height": 5}}
+
+
+@pytest.mark.parametrize("output,native,strict", [
+    (call("calculate_triangle_area", base=10, height=5), True, True),  # our grammar: both read it
+    ("```json\n" + json.dumps(TRIANGLE) + "\n```", True, False),
+    (json.dumps(TRIANGLE), True, False),
+    ("Sure!\n<tool_call>\n" + json.dumps(TRIANGLE) + "\n</tool_call>", True, False),
+    ("[calculate_triangle_area(base=10, height=5)]", True, False),
+    ("[calculate_triangle_area(base=10, height=6)]", False, False),  # read, and the checker says no
+    ('```json\n{"name": "calculate_triangle_area", "arguments": {"base": 10,}\n```', False, False),  # bad JSON
+])
+def test_native_reading_gives_bfcl_the_calls_a_model_wrote(output, native, strict):
+    e = entry("simple_python", "simple_python_0")
+    ok, why = check_entry(e, output, OutputReader("native"))
+    assert ok is native, why
+    assert check_entry(e, output)[0] is strict
+    if output.startswith("```json") and not native:
+        assert why.startswith("malformed output: fenced call: bad JSON")
+
+
+def test_native_reading_on_irrelevance_counts_a_bare_call_as_a_call():
+    e = entry("irrelevance", "irrelevance_0")
+    bare = json.dumps({"name": "determine_body_mass_index", "arguments": {"weight": 10.0, "height": 5.0}})
+    assert check_entry(e, bare, OutputReader("native")) == (False, "made a call where no function is relevant")
+    assert check_entry(e, bare)[0] is True  # read strictly it is a reply
+    assert decode_calls(bare, OutputReader("native")) == [{"determine_body_mass_index": {"weight": 10.0, "height": 5.0}}]
+
+
 def test_score_file(tmp_path):
     preds = [{"id": "simple_python_0", "output": call("calculate_triangle_area", base=10, height=5)},
              {"id": "simple_python_1", "output": call("math.factorial", number=6)},
@@ -138,8 +168,12 @@ def test_cli_runs_a_model_on_bfcl(tiny_model_dir, tmp_path):
     assert f"predictions -> {tmp_path / 'bfcl.predictions.jsonl'}" in r.output
     preds = read_bfcl_predictions(tmp_path / "bfcl.predictions.jsonl")
     assert set(preds) == {"simple_python_0", "simple_python_1", "irrelevance_0", "irrelevance_1"}
-    # the written predictions score to the same result
-    assert score_bfcl(preds, ["simple_python", "irrelevance"]) == res
+    # --limit: the entries asked for are the ones counted, none of the others "missing"
+    assert {c: v["missing"] for c, v in res["categories"].items()} == {"simple_python": 0, "irrelevance": 0}
+    # the written predictions score to the same result; generation timing is kept beside it
+    timing = res.pop("generation")
+    assert timing["samples"] == 4 and timing["prefill_s"] >= 0 and timing["decode_s"] > 0
+    assert score_bfcl(preds, ["simple_python", "irrelevance"], limit=2) == res
     r = CliRunner().invoke(app, ["eval", "bfcl", "--model", str(tiny_model_dir), "-c", "multiple",
                                  "--limit", "1", "--max-new-tokens", "4", "--out", str(tmp_path / "other.json")])
     assert r.exit_code == 0, r.output

@@ -32,6 +32,7 @@ def test_evaluate_model_writes_predictions_and_scores(tiny_model_dir, tmp_path):
     assert scores["metrics"]["n_samples"] == 6 and set(scores["samples"]) == {s.id for s in samples}
     timing = json.loads((tmp_path / "ev" / "generation.json").read_text())
     assert timing["samples"] == 6 and timing["samples_per_s"] > 0
+    assert timing["decode_s"] > 0 and timing["new_tokens"] >= 0  # where the time went
 
 
 def test_cli_eval_then_score_reproduces(tiny_model_dir, tmp_path):

@@ -392,3 +392,63 @@ def test_squad_tokens_match_the_definition(text):
     from thinkact.rewards import _squad_tokens
 
     assert list(_squad_tokens(text)) == _squad_tokens_per_character(text)
+
+
+# --------------------------------------------------------------------------- replies that are not replies
+
+ORDER_RESULT = '{"order_id": "W1", "status": "shipped", "carrier": "UPS"}'
+ORDER_REPLY = "Your order W1 has shipped with UPS."
+
+
+@pytest.mark.parametrize("reply,problem", [
+    (ORDER_RESULT, "reply repeats a tool result verbatim"),
+    ('{"status": "shipped", "carrier": "UPS", "order_id": "W1"}', "reply repeats a tool result verbatim"),
+    (f"Here is what I found:\n{ORDER_RESULT}", "reply repeats a tool result verbatim"),
+    ('{"name": "get_order", "arguments": {"order_id": "W1"}}', "reply is a tool call written as JSON"),
+    ('[{"name": "get_order", "parameters": {"order_id": "W1"}}]', "reply is a tool call written as JSON"),
+])
+def test_a_reply_that_echoes_a_tool_result_or_writes_a_call_earns_no_answer_credit(reply, problem):
+    from thinkact.rewards import reply_problem
+
+    gold = reply_turn("Order W1 status shipped, carrier UPS.")
+    # what the rule closes: token F1 alone would count these replies right
+    assert token_f1(reply, gold.content) >= 0.5 or problem.endswith("JSON")
+    result = score_output(reply, gold, tools=TOOLS, tool_results=[ORDER_RESULT])
+    assert reply_problem(result.parsed, [ORDER_RESULT]) == problem
+    assert result.components["answer"] == 0.0 and result.components["format"] == 0.5
+    assert result.components["decision"] == 1.0  # it is still a reply: the decision was right
+
+
+def test_a_reply_in_words_keeps_its_credit():
+    gold = reply_turn(ORDER_REPLY)
+    for reply in (ORDER_REPLY, "W1", '{"note": "not a tool result"}'):
+        result = score_output(reply, gold, tool_results=[ORDER_RESULT, ""])  # an empty result matches nothing
+        assert result.components["format"] == 1.0, reply
+    assert score_output(ORDER_REPLY, gold, tool_results=[ORDER_RESULT]).components["answer"] == 1.0
+    # without the context's tool results only the call-shaped JSON rule applies
+    assert score_output(ORDER_RESULT, gold).components["format"] == 1.0
+
+
+def test_trl_rewards_read_the_tool_results_column():
+    funcs, _ = make_trl_reward_funcs()
+    target = json.dumps(reply_turn(ORDER_REPLY).model_dump(mode="json"))
+    by_name = {f.__name__: f for f in funcs}
+    kwargs = {"prompts": ["p", "p"], "completions": [ORDER_RESULT, ORDER_REPLY], "target": [target] * 2,
+              "tools": [json.dumps(TOOLS)] * 2}
+    with_results = dict(kwargs, tool_results=[json.dumps([ORDER_RESULT])] * 2)
+    assert by_name["answer"](**with_results)[0] == 0.0 and by_name["format"](**with_results) == [0.5, 1.0]
+    assert by_name["answer"](**kwargs)[0] > 0.0  # without the column, as before
+
+
+def test_metrics_list_the_echo_and_do_not_count_the_turn():
+    from thinkact.metrics import score_sample
+    from thinkact.schema import Message, TurnSample
+
+    sample = TurnSample(id="c#1", conversation_id="c", turn_index=1, tools=TOOLS, target=reply_turn(ORDER_REPLY),
+                        context=[Message(role="user", content="Where is W1?"),
+                                 Message(role="assistant", tool_calls=[call("get_order", order_id="W1")]),
+                                 Message(role="tool", name="get_order", content=ORDER_RESULT)])
+    echo = score_sample(sample, ORDER_RESULT)
+    assert "reply repeats a tool result verbatim" in echo.problems
+    assert not echo.turn_correct and not echo.format_valid and echo.reply_similarity == 0.0
+    assert score_sample(sample, ORDER_REPLY).turn_correct

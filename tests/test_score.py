@@ -55,7 +55,7 @@ def test_score_cli_end_to_end_with_a_missing_prediction(files):
     for entry in scores["samples"].values():
         assert set(entry) == {"reward", "components", "turn_correct", "problems", "conversation_id", "kind",
                               "decision_correct", "format_valid", "reasoning_words", "names_correct",
-                              "exact_call", "argument_counts", "reply_similarity"}
+                              "exact_call", "argument_counts", "reply_similarity", "form"}
         assert set(entry["components"]) == COMPONENT_KEYS
     assert scores["samples"]["c1#0"]["reward"] == pytest.approx(1.0)
     assert scores["samples"]["c1#0"]["components"]["answer"] is None  # not applicable on a call turn
@@ -185,8 +185,9 @@ def test_gold_tool_lists_that_repeat_are_parsed_once_and_read_exactly(tmp_path):
     gold.write_text("\n".join(lines) + "\n", encoding="utf-8")
     read = read_gold(gold)
     full = read_turns(gold)
-    assert [r.model_dump() for r in read] == [
+    assert [r.model_dump(exclude={"context"}) for r in read] == [
         f.model_dump(include={"id", "conversation_id", "turn_index", "tools", "target", "meta"}) for f in full]
+    assert [r.tool_results for r in read] == [f.tool_results for f in full]
     assert read[0].tools is read[1].tools is read[3].tools and read[2].tools is not read[0].tools
     assert read[5].tools == [] and read[5].meta == {"tools": tools_a}
     assert read[6].tools == tools_b and read[6].meta == {"tools": tools_a}
@@ -195,3 +196,19 @@ def test_gold_tool_lists_that_repeat_are_parsed_once_and_read_exactly(tmp_path):
     with pytest.raises(DataError) as err:
         read_gold(gold)
     assert err.value.line == 4 and err.value.field == "turn_index"
+
+
+def test_score_reads_the_tool_results_of_the_gold_context_for_the_echo_rule(tmp_path):
+    result = '{"status": "shipped", "carrier": "UPS"}'
+    sample = TurnSample(id="c#1", conversation_id="c", turn_index=1, target=Target(kind="reply", content="It shipped with UPS."),
+                        context=[Message(role="user", content="where is W1"),
+                                 Message(role="assistant", tool_calls=[ToolCall(name="get_order", arguments={"order_id": "W1"})]),
+                                 Message(role="tool", name="get_order", content=result)])
+    gold = tmp_path / "gold.jsonl"
+    write_jsonl(gold, [sample])
+    pred = tmp_path / "pred.jsonl"
+    for output, correct in [(result, False), ("It shipped with UPS.", True)]:
+        pred.write_text(json.dumps({"id": "c#1", "output": output}) + "\n", encoding="utf-8")
+        scores = score_files(gold, pred, out=tmp_path / "scores.json")
+        assert scores["metrics"]["turn_accuracy"] == (1.0 if correct else 0.0)
+        assert (scores["metrics"]["reply_similarity"] == 0.0) == (not correct)

@@ -95,3 +95,35 @@ def test_a_wrong_model_is_one_line_from_each_command(wrong, tmp_path, turn_files
                  ["probe", "--model", str(folder)]):
         r = CliRunner().invoke(app, args)
         assert r.exit_code == 1 and r.output.strip().splitlines() == [expected], (args, r.output)
+
+
+def test_evaluation_loads_a_model_as_shipped_and_training_adds_the_tags(tmp_path, tiny_tokenizer, tiny_model_dir):
+    import json
+    import shutil
+
+    import torch
+    from tokenizers import Tokenizer
+    from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedTokenizerFast
+
+    from thinkact.grammar import GRAMMAR_TAGS
+    from thinkact.models import load_for_inference, load_model_and_tokenizer
+
+    # a model whose tokenizer lacks the grammar's tags, as an off-the-shelf model's does
+    spec = json.loads(tiny_tokenizer.backend_tokenizer.to_str())
+    spec["added_tokens"] = [t for t in spec["added_tokens"] if t["content"] not in GRAMMAR_TAGS]
+    bare = PreTrainedTokenizerFast(tokenizer_object=Tokenizer.from_str(json.dumps(spec)), eos_token="<|im_end|>",
+                                   pad_token="<|endoftext|>", chat_template=tiny_tokenizer.chat_template)
+    folder = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, folder)
+    bare.save_pretrained(folder)
+    shipped_tok = AutoTokenizer.from_pretrained(folder)
+    shipped = AutoModelForCausalLM.from_pretrained(folder).get_input_embeddings().weight.detach().clone()
+
+    model, tok = load_for_inference(str(folder))
+    assert len(tok) == len(shipped_tok) and tok.get_vocab() == shipped_tok.get_vocab()
+    assert not any(tag in tok.get_vocab() for tag in GRAMMAR_TAGS)
+    assert torch.equal(model.get_input_embeddings().weight.detach().cpu(), shipped)
+
+    trained, ttok = load_model_and_tokenizer(str(folder))
+    assert all(tag in ttok.get_vocab() for tag in GRAMMAR_TAGS) and len(ttok) == len(shipped_tok) + len(GRAMMAR_TAGS)
+    assert trained.get_input_embeddings().weight.shape[0] >= len(ttok)

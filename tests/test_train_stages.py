@@ -108,8 +108,10 @@ def test_completion_only_loss_and_datasets(tiny_model_dir):
     with pytest.raises(DataError, match="max_length"):
         sft_dataset(samples, tok, think=False, max_length=5)
     g, _ = grpo_dataset(samples, tok)
-    assert set(g.column_names) == {"id", "prompt", "target", "tools"}
+    assert set(g.column_names) == {"id", "prompt", "target", "tools", "tool_results"}
     assert json.loads(g[0]["target"])["kind"] == "tool_call" and json.loads(g[0]["tools"])[0]["name"] == "get_order"
+    # the reply turn's context holds the get_order result its reply must not repeat
+    assert json.loads(g[1]["tool_results"]) == [samples[1].context[-1].content] and json.loads(g[0]["tool_results"]) == []
 
 
 def test_reward_sees_grammar_tags_after_trl_decoding(tiny_model_dir):

@@ -19,6 +19,18 @@ app.add_typer(data_app, name="data")
 app.add_typer(train_app, name="train")
 
 
+Parse = Literal["native", "strict"]
+_PARSE_HELP = ("native: read the call format the model uses (our grammar, <tool_call> tags, fenced or "
+               "bare JSON, Python calls; the format metric counts our grammar); strict: our grammar only, "
+               "as training rewards read outputs.")
+
+
+def _forms_line(metrics: dict) -> str:
+    """How many outputs were read in each form (thinkact.native), for the line under a table."""
+    forms = metrics.get("by_form") or {}
+    return "outputs read as: " + ", ".join(f"{form} {n}" for form, n in forms.items())
+
+
 def _fail(exc: Exception) -> None:
     """A data problem is the user's to fix: print where it is, no traceback, exit 1."""
     from rich.console import Console
@@ -160,6 +172,9 @@ def score(
     think: Literal["required", "optional", "off"] = typer.Option("optional", help="Think rule of the format reward."),
     answer_method: Literal["f1", "rougeL", "embedding"] = typer.Option("f1", help="Reply similarity measure."),
     budget: int = typer.Option(64, help="Reasoning words with full efficiency credit."),
+    parse: Parse = typer.Option("native", help=_PARSE_HELP),
+    tokenizer: str = typer.Option(None, "--tokenizer", help="Model folder whose tokenizer's chat template "
+                                  "parses responses first (native reading), as `thinkact eval` does."),
 ) -> None:
     """Rewards and metrics of a prediction file against gold turn samples; no model needed."""
     from rich.console import Console
@@ -169,12 +184,17 @@ def score(
 
     try:
         check_output(out)
+        tok = None
+        if tokenizer:
+            from thinkact.models import load_tokenizer
+            tok = load_tokenizer(tokenizer, grammar_tags=False)
         result = score_files(gold, pred, out=out, think=think, answer_method=answer_method, budget=budget,
-                             progress=True)
+                             progress=True, parse=parse, tokenizer=tok)
     except (DataError, OSError, ImportError) as exc:
         _fail(exc)
     metrics = result["metrics"]
     Console(soft_wrap=True).print(metrics_table(metrics, title=f"{pred} vs {gold}"))
+    typer.echo(_forms_line(metrics))
     if metrics["n_missing_predictions"]:
         Console(stderr=True, soft_wrap=True).print(
             f"warning: {metrics['n_missing_predictions']} of {metrics['n_samples']} gold samples have no "
@@ -210,6 +230,7 @@ def eval_turns(
     timeout: float = typer.Option(300.0, help="openai: seconds to wait for one answer."),
     attempts: int = typer.Option(5, help="openai: tries per sample (429, 5xx, timeouts and dropped connections are retried)."),
     threads: int = typer.Option(0, help="torch CPU threads (0: torch's default; 1 is often fastest on a busy machine)."),
+    parse: Parse = typer.Option("native", help=_PARSE_HELP),
 ) -> None:
     """Generate one action per turn sample and score it (`thinkact score` on the written
     predictions gives the same numbers). With --backend openai, predictions are written as they
@@ -233,10 +254,11 @@ def eval_turns(
         result = evaluate_model(model, samples, out_dir=out.parent, results_path=out, think=think,
                                 batch_size=batch_size, max_new_tokens=max_new_tokens, backend=backend,
                                 endpoint=endpoint, concurrency=concurrency, timeout=timeout,
-                                attempts=attempts)
+                                attempts=attempts, parse=parse)
     except (DataError, OSError, ImportError, RuntimeError, ValueError) as exc:
         _fail(exc)
     Console(soft_wrap=True).print(metrics_table(result["metrics"], title=f"{model} on {data}"))
+    typer.echo(_forms_line(result["metrics"]))
     typer.echo(f"scores -> {out}; predictions -> {out.parent / 'predictions.jsonl'}")
     missing = result["metrics"]["n_missing_predictions"]
     if missing:
@@ -255,10 +277,11 @@ def eval_bfcl(
                              "named after it (runs/bfcl.json -> runs/bfcl.predictions.jsonl)."),
     batch_size: int = typer.Option(16, help="Samples per generation batch."),
     max_new_tokens: int = typer.Option(256, help="Most tokens generated per action."),
-    limit: int = typer.Option(None, help="Run only the first N entries of each category."),
+    limit: int = typer.Option(None, help="Run (or score) only the first N entries of each category."),
     backend: Backend = typer.Option("hf", help="hf, vllm or openai."),
     endpoint: str = typer.Option(None, help="OpenAI-compatible base URL."),
     threads: int = typer.Option(0, help="torch CPU threads (0: torch's default; 1 is often fastest on a busy machine)."),
+    parse: Parse = typer.Option("native", help=_PARSE_HELP),
 ) -> None:
     """Run a model on BFCL categories, or score predictions, with BFCL's own checker."""
     from thinkact.evaluate.bfcl import format_bfcl, predictions_path, run_bfcl, score_bfcl_file
@@ -270,11 +293,11 @@ def eval_bfcl(
     try:
         check_output(out)
         if pred is not None:
-            result = score_bfcl_file(pred, category or None, out=out)
+            result = score_bfcl_file(pred, category or None, out=out, limit=limit, parse=parse)
         else:
             result = run_bfcl(model, category or list(DEFAULT_CATEGORIES), out=out, backend=backend,
                               endpoint=endpoint, batch_size=batch_size, max_new_tokens=max_new_tokens,
-                              limit=limit)
+                              limit=limit, parse=parse)
     except (DataError, OSError, ImportError, RuntimeError, ValueError) as exc:
         _fail(exc)
     typer.echo(format_bfcl(result))

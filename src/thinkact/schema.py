@@ -101,12 +101,27 @@ class TurnSample(_Record):
     target: Target
     meta: dict[str, Any] = Field(default_factory=dict)
 
+    @property
+    def tool_results(self) -> list[str]:
+        """The contents of the context's tool messages."""
+        return [m.content for m in self.context if m.role == "tool"]
+
+
+class _Said(BaseModel):
+    """A context message as scoring reads it: who said it and the text (calls left unread)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    role: str
+    content: str = ""
+
 
 class GoldTurn(BaseModel):
-    """What scoring reads of a gold turn sample: the target, the tools (parameter types), ids
-    and meta (breakdowns), read from a TurnSample line. The context and system prompt are left
-    unread: on a large gold file, building them was most of the time `thinkact score` took, and
-    no score depends on them (`thinkact data turns` checks them when it writes the file)."""
+    """What scoring reads of a gold turn sample: the target, the tools (parameter types), ids,
+    meta (breakdowns) and the context's tool results (the reply-echo rule), read from a
+    TurnSample line. The system prompt and the context's calls are left unread: on a large gold
+    file, building full messages was most of the time `thinkact score` took, and no score
+    depends on them (`thinkact data turns` checks them when it writes the file)."""
 
     model_config = ConfigDict(extra="ignore")
 
@@ -116,6 +131,12 @@ class GoldTurn(BaseModel):
     tools: list[dict[str, Any]] = Field(default_factory=list)
     target: Target
     meta: dict[str, Any] = Field(default_factory=dict)
+    context: list[_Said] = Field(default_factory=list)
+
+    @property
+    def tool_results(self) -> list[str]:
+        """The contents of the context's tool messages."""
+        return [m.content for m in self.context if m.role == "tool"]
 
 
 def turn_id(conversation_id: str, turn_index: int) -> str:

@@ -1,6 +1,8 @@
 """Score a prediction file against gold turn samples, without a model: `thinkact score`.
 
-Predictions are JSONL `{"id": <turn sample id>, "output": <raw model text>}`. A gold sample
+Predictions are JSONL `{"id": <turn sample id>, "output": <raw model text>}`, read natively
+(any call format a model uses, thinkact.native) or strictly (our grammar, as training rewards
+read them). A gold sample
 without a prediction is scored as an empty output and counted (metrics.n_missing_predictions);
 a prediction whose id is not in the gold file is an error, since it means the two files do not
 belong together.
@@ -17,6 +19,7 @@ from typing import Any, Iterator
 from pydantic import ValidationError
 
 from thinkact.metrics import SampleScore, aggregate, turn_scores
+from thinkact.native import OutputReader, Parse
 from thinkact.rewards import AnswerMethod, RewardWeights, Think
 from thinkact.schema import (DataError, GoldTurn, iter_jsonl_dicts, json_object, jsonl_lines, parse_record,
                              write_atomic)
@@ -133,22 +136,25 @@ def sample_record(s: SampleScore) -> dict[str, Any]:
             "reasoning_words": s.reasoning_words, "names_correct": s.names_correct,
             "exact_call": s.exact_call,
             "argument_counts": list(s.argument_counts) if s.argument_counts is not None else None,
-            "reply_similarity": s.reply_similarity}
+            "reply_similarity": s.reply_similarity, "form": s.form}
 
 
 def score_files(gold_path: str | Path, pred_path: str | Path, *, out: str | Path | None = None,
                 weights: RewardWeights | None = None, think: Think = "optional",
                 answer_method: AnswerMethod = "f1", budget: int = 64, reply_threshold: float = 0.5,
-                progress: bool = False) -> dict[str, Any]:
+                progress: bool = False, parse: Parse = "native", tokenizer: Any = None) -> dict[str, Any]:
     """Score a prediction file against gold turn samples (no model needed).
 
-    Returns (and writes to `out` as JSON when given) `{"metrics": aggregate(...), "samples":
-    {id: sample_record(...)}, "settings": {...}}`.
+    `parse`: read outputs natively or strictly (see thinkact.native); `tokenizer`: the model's,
+    when there is one, so native reading can use its chat template's response parser. Returns
+    (and writes to `out` as JSON when given) `{"metrics": aggregate(...), "samples": {id:
+    sample_record(...)}, "settings": {...}}`.
     """
     weights = weights or RewardWeights()
+    reader = OutputReader(parse, tokenizer)
     with gc_paused():  # the samples and scores are freed (by reference counting) inside
         result = _score(gold_path, pred_path, weights=weights, think=think, answer_method=answer_method,
-                        budget=budget, reply_threshold=reply_threshold, progress=progress)
+                        budget=budget, reply_threshold=reply_threshold, progress=progress, reader=reader)
     if out is not None:
         with gc_paused():
             text = dumps_scores(result)
@@ -157,16 +163,18 @@ def score_files(gold_path: str | Path, pred_path: str | Path, *, out: str | Path
 
 
 def _score(gold_path: str | Path, pred_path: str | Path, *, weights: RewardWeights, think: Think,
-           answer_method: AnswerMethod, budget: int, reply_threshold: float, progress: bool) -> dict[str, Any]:
+           answer_method: AnswerMethod, budget: int, reply_threshold: float, progress: bool,
+           reader: OutputReader) -> dict[str, Any]:
     samples = read_gold(gold_path)
     outputs = read_predictions(pred_path, known_ids={s.id for s in samples})
     scores = turn_scores(samples, outputs, weights=weights, think=think, answer_method=answer_method,
-                         budget=budget, reply_threshold=reply_threshold, progress=progress)
+                         budget=budget, reply_threshold=reply_threshold, progress=progress, reader=reader)
     return {
         "metrics": aggregate(scores),
         "samples": {s.id: sample_record(s) for s in scores},
         "settings": {"think": think, "answer_method": answer_method, "budget": budget,
-                     "reply_threshold": reply_threshold, "weights": weights.model_dump()},
+                     "reply_threshold": reply_threshold, "weights": weights.model_dump(),
+                     "parse": reader.parse, "template_parser": reader.template is not None},
     }
 
 

@@ -1,13 +1,14 @@
 """BFCL: run a model on, or score predictions for, the single-turn categories `bfcl-eval` ships,
 with BFCL's own checker.
 
-A prediction is raw text in our grammar. Its calls become BFCL's form, a list of
-`{name: {arg: value}}`, and BFCL's AST checker
-(`bfcl_eval.eval_checker.ast_eval.ast_checker.ast_checker`) judges them against the possible
-answers. For irrelevance categories a prediction is correct when it makes no call, judged with
-BFCL's own `is_empty_output`. Like BFCL's decoder, which fails on malformed syntax, a malformed
-output (any grammar problem) decodes to no call at all. Model text is only ever parsed as JSON,
-never run.
+A prediction is raw model text, read natively (any call format the model uses: our grammar,
+<tool_call> tags, fenced or bare JSON, BFCL's Python syntax; see thinkact.native) or strictly
+(our grammar only). Its calls become BFCL's form, a list of `{name: {arg: value}}`, and BFCL's
+AST checker (`bfcl_eval.eval_checker.ast_eval.ast_checker.ast_checker`) judges them against the
+possible answers. For irrelevance categories a prediction is correct when it makes no call,
+judged with BFCL's own `is_empty_output`. Like BFCL's decoder, which fails on malformed syntax,
+a malformed output (bad JSON, a call without a name; read strictly, any grammar problem) decodes
+to no call at all. Model text is only ever parsed, never run.
 
 BFCL's checker imports `bfcl_eval.constants.model_config`, which imports every API client
 BFCL supports; a lean install (`pip install --no-deps bfcl-eval`) lacks them. The checker only
@@ -25,9 +26,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable
 
-from thinkact import grammar
-from thinkact.data.bfcl import BFCL_CATEGORIES, BfclEntry, bfcl_entry_to_conversation, load_bfcl_category
+from thinkact.data.bfcl import (BFCL_CATEGORIES, BfclEntry, bfcl_entry_to_conversation, bfcl_tool,
+                                load_bfcl_category)
 from thinkact.data.turns import conversation_to_turns
+from thinkact.native import NativeRead, OutputReader, Parse
 from thinkact.schema import DataError, iter_jsonl_dicts
 
 DEFAULT_CATEGORIES = ("simple_python", "multiple", "parallel", "parallel_multiple", "irrelevance",
@@ -92,26 +94,32 @@ def _model_name(mapping: Any) -> str:
 
 # --------------------------------------------------------------------------- scoring
 
-def decode_calls(output: str) -> list[dict[str, dict[str, Any]]] | None:
-    """Our grammar's calls in BFCL's form, [{name: {arg: value}}, ...]; None when the output is
-    malformed (BFCL's decoder would fail), [] when it is a reply."""
-    parsed = grammar.parse(output)
-    if not parsed.valid:
+def _decoded(read: NativeRead) -> list[dict[str, dict[str, Any]]] | None:
+    if read.faults or (read.parsed.kind == "tool_call" and not read.parsed.tool_calls):
         return None
-    return [{c.name: c.arguments} for c in parsed.tool_calls]
+    return [{c.name: c.arguments} for c in read.parsed.tool_calls]
 
 
-def check_entry(entry: BfclEntry, output: str) -> tuple[bool, str]:
-    """(correct, why not) for one prediction, as BFCL's evaluation runner decides it."""
+def decode_calls(output: str, reader: OutputReader | None = None,
+                 tools: list[dict[str, Any]] | None = None) -> list[dict[str, dict[str, Any]]] | None:
+    """The output's calls in BFCL's form, [{name: {arg: value}}, ...]; None when the output is
+    malformed (BFCL's decoder would fail), [] when it is a reply. `reader`: how it is read
+    (default: strictly, our grammar); `tools`: the entry's tools, for native reading."""
+    return _decoded((reader or OutputReader("strict"))(output, tools=tools))
+
+
+def check_entry(entry: BfclEntry, output: str, reader: OutputReader | None = None) -> tuple[bool, str]:
+    """(correct, why not) for one prediction, as BFCL's evaluation runner decides it; `reader`:
+    how the output is read (default: strictly)."""
     checker = bfcl_checker()
-    decoded = decode_calls(output)
+    read = (reader or OutputReader("strict"))(output, tools=[bfcl_tool(f) for f in entry.functions])
+    decoded = _decoded(read)
     if entry.ground_truth is None:  # irrelevance: any decodable call is wrong
         if decoded is None or checker.is_empty_output(decoded):
             return True, ""
         return False, "made a call where no function is relevant"
     if decoded is None:
-        problems = "; ".join(grammar.parse(output).problems)
-        return False, f"malformed output: {problems}"
+        return False, f"malformed output: {'; '.join(read.faults) or 'no readable call'}"
     if not decoded:
         return False, "replied instead of calling"
     if not checker.is_function_calling_format_output(decoded):
@@ -145,31 +153,36 @@ def read_bfcl_predictions(path: str | Path) -> dict[str, str]:
     return preds
 
 
-def score_bfcl(predictions: dict[str, str], categories: list[str] | None = None) -> dict[str, Any]:
+def score_bfcl(predictions: dict[str, str], categories: list[str] | None = None, *,
+               limit: int | None = None, parse: Parse = "native", tokenizer: Any = None) -> dict[str, Any]:
     """Score predictions {BFCL id: output} category by category. Without `categories`, those
-    the ids belong to. Accuracy is over the entries that have a prediction; `missing` counts
-    the category's entries without one."""
+    the ids belong to; `limit`: only the first N entries of each were asked for. Accuracy is
+    over the entries that have a prediction; `missing` counts the entries asked for (all, or
+    the first `limit`) without one. `parse`: read outputs natively or strictly; `tokenizer`:
+    the model's, for its chat template's response parser."""
     if categories is None:
         categories = sorted({category_of(i) for i in predictions} & set(BFCL_CATEGORIES))
         if not categories:
             raise DataError("no prediction id belongs to a known BFCL category "
                             f"({', '.join(BFCL_CATEGORIES)})")
-    result: dict[str, Any] = {"categories": {}}
+    reader = OutputReader(parse, tokenizer)
+    result: dict[str, Any] = {"categories": {}, "settings": {"parse": parse, "limit": limit}}
     known: set[str] = set()
     for name in categories:
         entries = load_bfcl_category(name)
         known.update(e.id for e in entries)
+        asked = entries[:limit] if limit else entries
         per_id, errors = {}, {}
-        for e in entries:
+        for e in asked:
             if e.id in predictions:
-                ok, why = check_entry(e, predictions[e.id])
+                ok, why = check_entry(e, predictions[e.id], reader)
                 per_id[e.id] = ok
                 if not ok:
                     errors[e.id] = why
         n = len(per_id)
         result["categories"][name] = {
             "accuracy": sum(per_id.values()) / n if n else 0.0, "n": n,
-            "missing": len(entries) - n, "per_id": per_id, "errors": errors}
+            "missing": len(asked) - n, "per_id": per_id, "errors": errors}
     cats = result["categories"].values()
     scored = sum(c["n"] for c in cats)
     result["overall"] = {
@@ -212,12 +225,15 @@ def predictions_path(out: str | Path) -> Path:
 
 def run_bfcl(model: Any, categories: list[str], *, out: str | Path, tokenizer: Any = None,
              backend: str = "hf", endpoint: str | None = None, batch_size: int = 16,
-             max_new_tokens: int = 256, limit: int | None = None, generator: Any = None) -> dict[str, Any]:
-    """Generate for each entry of the categories, write the predictions ({"id": BFCL id,
-    "output"}) to `predictions_path(out)`, score with BFCL's checker, write `out`; returns the
-    result."""
+             max_new_tokens: int = 256, limit: int | None = None, generator: Any = None,
+             parse: Parse = "native") -> dict[str, Any]:
+    """Generate for each entry of the categories (the first `limit` of each), write the
+    predictions ({"id": BFCL id, "output"}) to `predictions_path(out)`, score with BFCL's
+    checker (outputs read as `parse` says), write `out`; returns the result."""
+    import time
+
     from thinkact.evaluate.generation import make_generator
-    from thinkact.evaluate.runner import generate_all
+    from thinkact.evaluate.runner import generate_all, generation_timing
     from thinkact.schema import write_jsonl
 
     out = Path(out)
@@ -226,16 +242,23 @@ def run_bfcl(model: Any, categories: list[str], *, out: str | Path, tokenizer: A
         generator = make_generator(backend, model, tokenizer=tokenizer, endpoint=endpoint,
                                    batch_size=batch_size, max_new_tokens=max_new_tokens,
                                    concurrency=batch_size)
+    start = time.perf_counter()
     outputs = generate_all(generator, samples, "BFCL")
+    seconds = time.perf_counter() - start
     write_jsonl(predictions_path(out), ({"id": i, "output": o} for i, o in zip(ids, outputs)))
-    result = score_bfcl(dict(zip(ids, outputs)), categories)
+    result = score_bfcl(dict(zip(ids, outputs)), categories, limit=limit, parse=parse,
+                        tokenizer=getattr(generator, "tokenizer", None))
+    result["generation"] = {"samples": len(samples), "seconds": round(seconds, 3),
+                            "samples_per_s": round(len(samples) / max(seconds, 1e-9), 3),
+                            **generation_timing(generator)}
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return result
 
 
-def score_bfcl_file(pred: str | Path, categories: list[str] | None, *, out: str | Path) -> dict[str, Any]:
-    result = score_bfcl(read_bfcl_predictions(pred), categories)
+def score_bfcl_file(pred: str | Path, categories: list[str] | None, *, out: str | Path,
+                    limit: int | None = None, parse: Parse = "native", tokenizer: Any = None) -> dict[str, Any]:
+    result = score_bfcl(read_bfcl_predictions(pred), categories, limit=limit, parse=parse, tokenizer=tokenizer)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

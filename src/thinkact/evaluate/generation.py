@@ -25,6 +25,7 @@ import json
 import random
 import socket
 import threading
+import time
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -137,6 +138,9 @@ class HFGenerator:
         pad = tokenizer.pad_token_id
         self.pad_id = pad if pad is not None else self.stops[0]
         self.new_tokens = 0  # generated tokens so far, stop tokens excluded
+        # Where the time goes: prompt tokens run through the model (shared prefixes and each
+        # prompt's own part, less what was reused) and seconds spent on them, against decoding.
+        self.timing = {"prefill_s": 0.0, "prefill_tokens": 0, "decode_s": 0.0}
 
     def prompt_fits(self, sample: TurnSample) -> bool:
         """Whether the sample's prompt leaves room for max_new_tokens within the model's position
@@ -190,6 +194,7 @@ class HFGenerator:
         import torch
         from transformers import DynamicCache
 
+        began = time.perf_counter()
         start = prefix_kv[0][0].shape[2] if prefix_kv else 0
         past = DynamicCache(ddp_cache_data=prefix_kv, config=self.model.config) if prefix_kv else None
         device = next(self.model.parameters()).device
@@ -198,7 +203,10 @@ class HFGenerator:
             out = self.model(input_ids=torch.tensor([ids], device=device), **{CACHE_KWARG: past},
                              position_ids=torch.arange(start, start + len(ids), device=device)[None],
                              use_cache=True, **_last_logits_only(self.model))
-        return [(k[:, :, start:], v[:, :, start:]) for k, v in cache_layers(output_cache(out))]
+        kv = [(k[:, :, start:], v[:, :, start:]) for k, v in cache_layers(output_cache(out))]
+        self.timing["prefill_s"] += time.perf_counter() - began
+        self.timing["prefill_tokens"] += len(ids)
+        return kv
 
     def _own_kv(self, ids: list[int], prefix_kv: Any, store: "PromptKV | None") -> list[tuple[Any, Any]]:
         """`_prefill(ids, prefix_kv)`, read from `store` when a prompt prefilled before starts
@@ -247,9 +255,11 @@ class HFGenerator:
             past = StaticCache(config=self.model.config, max_cache_len=width - 1 + self.max_new_tokens)
         # The last prompt column, then decoding; the shared prefix is attended to from one copy
         # for the whole batch (see shared_prefix_attention).
+        began = time.perf_counter()
         with shared_prefix_attention_on(self.model, prefix_kv), torch.inference_mode():
             generated = greedy_decode(self.model, ids.to(device), mask.to(device), positions.to(device), past,
                                       max_new_tokens=self.max_new_tokens, stops=self.stops, pad_id=self.pad_id)
+        self.timing["decode_s"] += time.perf_counter() - began
         texts = []
         for new in generated:
             self.new_tokens += len(new)

@@ -63,6 +63,7 @@ def read_scores(folder: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
                         "predictions.jsonl beside it to rescore", file=path)
     settings = scores.get("settings") or {}
     kwargs = {k: settings[k] for k in ("think", "answer_method", "budget", "reply_threshold") if k in settings}
+    kwargs["parse"] = settings.get("parse", "strict")  # scores from before native reading read strictly
     if "weights" in settings:
         kwargs["weights"] = RewardWeights.model_validate(settings["weights"])
     again = score_files(gold, pred, **kwargs)

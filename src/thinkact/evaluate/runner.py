@@ -65,6 +65,16 @@ def generate_all(generator: Any, samples: list[TurnSample], description: str = "
         return generator.generate(samples, advance)
 
 
+def generation_timing(generator: Any) -> dict[str, Any]:
+    """Where a local back-end's time went (HFGenerator: prefill against decoding), rounded."""
+    timing = getattr(generator, "timing", None)
+    if not isinstance(timing, dict):
+        return {}
+    out = {k: round(v, 3) if isinstance(v, float) else v for k, v in timing.items()}
+    out["new_tokens"] = getattr(generator, "new_tokens", None)
+    return out
+
+
 def write_predictions(path: str | Path, samples: list[TurnSample], outputs: list[str]) -> Path:
     if len(samples) != len(outputs):
         raise ValueError(f"{len(samples)} samples but {len(outputs)} outputs")
@@ -143,7 +153,8 @@ def evaluate_model(model_or_path: Any, samples: list[TurnSample], *, out_dir: st
                    tokenizer: Any = None, backend: str = "hf", endpoint: str | None = None,
                    concurrency: int = 8, timeout: float = 300.0, attempts: int = 5,
                    results_path: str | Path | None = None, generator: Any = None,
-                   weights: Any = None, answer_method: str = "f1", budget: int = 64) -> dict[str, Any]:
+                   weights: Any = None, answer_method: str = "f1", budget: int = 64,
+                   parse: str = "native") -> dict[str, Any]:
     """Generate, write predictions and gold beside them, score; returns the scores dict
     ({"metrics": {...}, "samples": {id: {...}}}), also written to `results_path`
     (default `out_dir/scores.json`). Generation timing goes to `out_dir/generation.json`.
@@ -151,8 +162,9 @@ def evaluate_model(model_or_path: Any, samples: list[TurnSample], *, out_dir: st
     `model_or_path` is a model folder, a loaded model (then pass `tokenizer`), or for the
     openai back-end the model name the endpoint serves (`concurrency`, `timeout` and
     `attempts` are its settings; it resumes, see the module). A ready `generator` skips loading.
-    `think`, `weights`, `answer_method` and `budget` are the scoring settings (see
-    `thinkact.scoring.score_files`).
+    `think`, `weights`, `answer_method`, `budget` and `parse` (native or strict reading of the
+    outputs) are the scoring settings (see `thinkact.scoring.score_files`); native reading uses
+    the generator's tokenizer, when it has one, for the chat template's response parser.
     """
     from thinkact.scoring import score_files
 
@@ -179,8 +191,10 @@ def evaluate_model(model_or_path: Any, samples: list[TurnSample], *, out_dir: st
     write_jsonl(gold, samples)
     results_path = Path(results_path) if results_path is not None else out_dir / SCORES
     scores = score_files(gold, pred, out=results_path, think=think, weights=weights,
-                         answer_method=answer_method, budget=budget)
+                         answer_method=answer_method, budget=budget, parse=parse,
+                         tokenizer=getattr(generator, "tokenizer", None))
     timing = {"samples": len(samples), "seconds": round(seconds, 3), "backend": backend,
-              "samples_per_s": round(generated / max(seconds, 1e-9), 3), **counts}
+              "samples_per_s": round(generated / max(seconds, 1e-9), 3), **counts,
+              **generation_timing(generator)}
     write_atomic(out_dir / GENERATION, json.dumps(timing, indent=2) + "\n")
     return scores

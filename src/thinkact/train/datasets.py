@@ -3,8 +3,9 @@
 The prompt is the context through the tokenizer's chat template and the completion is the
 action through the grammar (thinkact.chat), exactly as evaluation asks the model. SFT rows are
 {prompt, completion}, or with `merge` one tokenized row per conversation carrying all its
-actions (merge_turns); GRPO rows are {prompt, target, tools}, where `target` (the Target as JSON)
-and `tools` (the tool list as JSON) reach the reward functions as keyword arguments.
+actions (merge_turns); GRPO rows are {prompt, target, tools, tool_results}, where `target` (the
+Target as JSON), `tools` (the tool list as JSON) and `tool_results` (the context's tool message
+contents as JSON) reach the reward functions as keyword arguments.
 """
 
 from __future__ import annotations
@@ -118,7 +119,8 @@ def merge_turns(rows: Sequence[dict[str, str]], samples: Sequence[TurnSample], t
 def grpo_rows(samples: Sequence[TurnSample], tokenizer: Any) -> list[dict[str, str]]:
     return [{"id": s.id, "prompt": build_prompt(tokenizer, s),
              "target": s.target.model_dump_json(exclude_none=True),
-             "tools": json.dumps(s.tools, ensure_ascii=False)}
+             "tools": json.dumps(s.tools, ensure_ascii=False),
+             "tool_results": json.dumps(s.tool_results, ensure_ascii=False)}
             for s in samples]
 
 

@@ -176,7 +176,8 @@ def evaluate_stage(cfg: PipelineConfig, stage: str, model_path: str, splits: dic
         start = time.perf_counter()
         evaluate_model(model, splits[split], out_dir=tmp, tokenizer=tok, think=think or THINK[stage],
                        batch_size=cfg.eval.batch_size, max_new_tokens=cfg.eval.max_new_tokens,
-                       weights=r.weights, answer_method=r.answer_method, budget=r.budget)
+                       weights=r.weights, answer_method=r.answer_method, budget=r.budget,
+                       parse="strict")  # trained models are held to the grammar their rewards read
         shutil.rmtree(final, ignore_errors=True)
         final.parent.mkdir(parents=True, exist_ok=True)
         tmp.rename(final)
