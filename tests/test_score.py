@@ -212,3 +212,41 @@ def test_score_reads_the_tool_results_of_the_gold_context_for_the_echo_rule(tmp_
         scores = score_files(gold, pred, out=tmp_path / "scores.json")
         assert scores["metrics"]["turn_accuracy"] == (1.0 if correct else 0.0)
         assert (scores["metrics"]["reply_similarity"] == 0.0) == (not correct)
+
+
+def test_scoring_in_parts_gives_the_same_file_and_names_the_same_lines(tmp_path):
+    """A large gold file is read and scored by several processes, each taking a part of its
+    lines: the scores file is the same byte for byte, and a bad line is named as one process
+    names it, wherever the cut falls."""
+    samples = []
+    for c in range(12):
+        for s in make_samples():
+            samples.append(s.model_copy(update={"id": f"{s.id}.{c}", "conversation_id": f"{s.conversation_id}.{c}"}))
+    gold = tmp_path / "gold.jsonl"
+    write_jsonl(gold, samples)
+    pred = tmp_path / "pred.jsonl"
+    pred.write_text("".join(json.dumps({"id": s.id, "output": render(s.target)}) + "\n"
+                            for s in samples[::2]), encoding="utf-8")
+    texts = []
+    for workers in (1, 2, 3):
+        result = score_files(gold, pred, out=tmp_path / f"s{workers}.json", workers=workers)
+        texts.append((tmp_path / f"s{workers}.json").read_text(encoding="utf-8"))
+        assert list(result["samples"]) == [s.id for s in samples]
+    assert texts[0] == texts[1] == texts[2]
+    assert json.loads(texts[0])["metrics"]["n_missing_predictions"] == len(samples) // 2
+
+    lines = gold.read_text(encoding="utf-8").splitlines()
+    for bad, problem in ((30, "turn_index"), (len(lines) - 1, "duplicate")):
+        edited = list(lines)
+        if problem == "duplicate":
+            edited[bad] = lines[2]  # the id of line 3 again, near the end
+        else:
+            edited[bad] = lines[bad].replace('"turn_index": ', '"turn_index": "x", "_": ')
+        gold.write_text("\n".join(edited) + "\n", encoding="utf-8")
+        messages = set()
+        for workers in (1, 2, 3):
+            with pytest.raises(DataError) as err:
+                score_files(gold, pred, workers=workers)
+            assert err.value.line == bad + 1
+            messages.add(str(err.value))
+        assert len(messages) == 1 and problem in messages.pop()

@@ -98,7 +98,8 @@ def score_sample(sample: TurnSample | GoldTurn, output: str | None, *, weights: 
     tool_results = sample.tool_results
     components = score_parsed(parsed, target, tools=sample.tools, think=think, answer_method=answer_method,
                               budget=budget, schemas=schemas, tool_results=tool_results)
-    not_a_reply = reply_problem(parsed, tool_results)
+    # Only a reply can fail the rule, and one that does earned no answer credit: others skip it.
+    not_a_reply = reply_problem(parsed, tool_results) if parsed.kind == "reply" and not components["answer"] else None
     decision_correct = components["decision"] == 1.0
     score = SampleScore(
         id=sample.id, conversation_id=sample.conversation_id, kind=target.kind,

@@ -211,15 +211,18 @@ def _dotted(node: ast.AST) -> str | None:
     return None
 
 
-def read_python(body: str, tool_names: set[str]) -> Reading | None:
-    """BFCL's Python call syntax, `[f(a=1), g(b="x")]` or `f(a=1)`, calling a known tool.
+_PY_HEAD = re.compile(r"\[?\s*([A-Za-z_][\w.]*)\s*\(")
+
+
+def read_python(body: str, tools: list[dict[str, Any]] | None) -> Reading | None:
+    """BFCL's Python call syntax, `[f(a=1), g(b="x")]` or `f(a=1)`, calling one of `tools`.
     Argument values must be literals (read with ast.literal_eval, never run)."""
     text = body.strip()
     fenced = re.fullmatch(r"```[ \t]*\w*[ \t]*\n(.*?)\n?```", text, re.DOTALL)
     if fenced:
         text = fenced.group(1).strip()
-    head = re.match(r"\[?\s*([A-Za-z_][\w.]*)\s*\(", text)
-    if not head or head.group(1) not in tool_names:
+    head = _PY_HEAD.match(text)
+    if not head or head.group(1) not in tool_names(tools):  # names only once it looks like a call
         return None
     try:
         tree = ast.parse(text, mode="eval").body
@@ -292,7 +295,7 @@ def parse_native(text: str, tools: list[dict[str, Any]] | None = None, *,
                ("hermes", lambda: read_hermes(body)),
                ("fenced_json", lambda: read_fenced_json(body)),
                ("json", lambda: read_json(body)),
-               ("python", lambda: read_python(body, tool_names(tools)))]
+               ("python", lambda: read_python(body, tools))]
     for form, read in readers:
         reading = read()
         if reading is not None:

@@ -38,6 +38,14 @@ class DataError(ValueError):
             where.append(f"field '{field}'")
         super().__init__(f"{', '.join(where)}: {message}" if where else message)
 
+    def __reduce__(self):  # pickled whole (from a worker process), not from its message alone
+        return (_data_error, (self.reason, self.file, self.line, self.field, self.record))
+
+
+def _data_error(message: str, file: str | None, line: int | None, field: str | None,
+                record: int | None) -> DataError:
+    return DataError(message, file=file, line=line, field=field, record=record)
+
 
 class _Record(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -233,10 +241,24 @@ def _utf8(raw: bytes, path: Path, line: int = 1) -> str:
                         line=line + raw.count(b"\n", 0, exc.start)) from None
 
 
+def read_bytes(path: Path) -> bytes:
+    """A whole file's bytes; a missing file raises DataError."""
+    _check_file(path)
+    return path.read_bytes()
+
+
 def read_text(path: Path) -> str:
     """A whole file's text; a missing file, or bytes that are not UTF-8, raise DataError."""
     _check_file(path)
     return _utf8(path.read_bytes(), path)
+
+
+def split_lines(raw: bytes, path: Path, first_line: int = 1) -> Iterator[tuple[int, str]]:
+    """`jsonl_lines` over bytes already read (a part of `path` starting on `first_line`)."""
+    for lineno, chunk in enumerate(raw.split(b"\n"), start=first_line):
+        line = _utf8(chunk, path, lineno).rstrip("\r")
+        if line.strip():
+            yield lineno, line
 
 
 def jsonl_lines(path: Path) -> Iterator[tuple[int, str]]:

@@ -12,9 +12,13 @@ from __future__ import annotations
 
 import gc
 import json
+import multiprocessing as mp
+import os
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 from pydantic import ValidationError
 
@@ -22,7 +26,7 @@ from thinkact.metrics import SampleScore, aggregate, turn_scores
 from thinkact.native import OutputReader, Parse
 from thinkact.rewards import AnswerMethod, RewardWeights, Think
 from thinkact.schema import (DataError, GoldTurn, iter_jsonl_dicts, json_object, jsonl_lines, parse_record,
-                             write_atomic)
+                             read_bytes, split_lines, write_atomic)
 
 
 _TOOLS_KEY = '"tools": '
@@ -80,31 +84,37 @@ def read_gold(path: str | Path) -> list[GoldTurn]:
     Tool lists that repeat are parsed once and shared between samples (`_SharedTools`): do
     not mutate them."""
     path = Path(path)
-    shared = _SharedTools()
-    samples, first_line = [], {}
-    for line, sample in _gold_records(path, shared):
-        if sample.id in first_line:
-            raise DataError(f"duplicate sample id {sample.id!r} (first on line {first_line[sample.id]})",
-                            file=path, line=line, field="id")
-        first_line[sample.id] = line
+    lines, samples = [], []
+    for line, sample in _gold_records(path, jsonl_lines(path)):
+        lines.append(line)
         samples.append(sample)
-    if not samples:
-        raise DataError("no turn samples: the file is empty", file=path)
+    _check_gold(path, samples, lines)
     return samples
 
 
-def _gold_records(path: Path, shared: _SharedTools) -> Iterator[tuple[int, GoldTurn]]:
-    for lineno, text in jsonl_lines(path):
+def _gold_records(path: Path, lines: Iterable[tuple[int, str]]) -> Iterator[tuple[int, GoldTurn]]:
+    shared = _SharedTools()
+    for lineno, text in lines:
         try:
             yield lineno, shared.read(text)
         except ValidationError:  # the error and where it is, as the schema reports it
             yield lineno, parse_record(GoldTurn, json_object(text, path, lineno), file=path, line=lineno)
 
 
-def read_predictions(path: str | Path, known_ids: set[str] | None = None) -> dict[str, str]:
-    """Predictions `{"id", "output"}` from JSONL, as id -> output. Other keys are ignored. A
-    duplicate id, or an id not in `known_ids` (a prediction file made for other data), is an
-    error naming the line; an empty file is an error naming the file."""
+def _check_gold(path: Path, samples: list[Any], lines: list[int]) -> None:
+    """Every id once, and at least one sample (`samples`: gold turns or their scores)."""
+    first_line: dict[str, int] = {}
+    for line, sample in zip(lines, samples):
+        if sample.id in first_line:
+            raise DataError(f"duplicate sample id {sample.id!r} (first on line {first_line[sample.id]})",
+                            file=path, line=line, field="id")
+        first_line[sample.id] = line
+    if not samples:
+        raise DataError("no turn samples: the file is empty", file=path)
+
+
+def _read_predictions(path: str | Path) -> tuple[dict[str, str], dict[str, int]]:
+    """Predictions as id -> output, and each id's line."""
     outputs: dict[str, str] = {}
     first_line: dict[str, int] = {}
     for line, obj in iter_jsonl_dicts(path):
@@ -117,12 +127,26 @@ def read_predictions(path: str | Path, known_ids: set[str] | None = None) -> dic
         if pid in first_line:
             raise DataError(f"duplicate id {pid!r} (first on line {first_line[pid]})", file=path,
                             line=line, field="id")
-        if known_ids is not None and pid not in known_ids:
-            raise DataError(f"id {pid!r} is not a sample of the gold file", file=path, line=line, field="id")
         first_line[pid] = line
         outputs[pid] = output
     if not outputs:
         raise DataError("no predictions: the file is empty", file=path)
+    return outputs, first_line
+
+
+def _check_known(path: str | Path, lines: dict[str, int], known_ids: set[str]) -> None:
+    for pid, line in lines.items():  # in file order: the first stray id is named
+        if pid not in known_ids:
+            raise DataError(f"id {pid!r} is not a sample of the gold file", file=path, line=line, field="id")
+
+
+def read_predictions(path: str | Path, known_ids: set[str] | None = None) -> dict[str, str]:
+    """Predictions `{"id", "output"}` from JSONL, as id -> output. Other keys are ignored. A
+    duplicate id, or an id not in `known_ids` (a prediction file made for other data), is an
+    error naming the line; an empty file is an error naming the file."""
+    outputs, lines = _read_predictions(path)
+    if known_ids is not None:
+        _check_known(path, lines, known_ids)
     return outputs
 
 
@@ -142,40 +166,122 @@ def sample_record(s: SampleScore) -> dict[str, Any]:
 def score_files(gold_path: str | Path, pred_path: str | Path, *, out: str | Path | None = None,
                 weights: RewardWeights | None = None, think: Think = "optional",
                 answer_method: AnswerMethod = "f1", budget: int = 64, reply_threshold: float = 0.5,
-                progress: bool = False, parse: Parse = "native", tokenizer: Any = None) -> dict[str, Any]:
+                progress: bool = False, parse: Parse = "native", tokenizer: Any = None,
+                workers: int | None = None) -> dict[str, Any]:
     """Score a prediction file against gold turn samples (no model needed).
 
     `parse`: read outputs natively or strictly (see thinkact.native); `tokenizer`: the model's,
-    when there is one, so native reading can use its chat template's response parser. Returns
-    (and writes to `out` as JSON when given) `{"metrics": aggregate(...), "samples": {id:
-    sample_record(...)}, "settings": {...}}`.
+    when there is one, so native reading can use its chat template's response parser;
+    `workers`: processes that read and score parts of the gold file (default: one per CPU for
+    a large file, see `gold_workers`). Returns (and writes to `out` as JSON when given)
+    `{"metrics": aggregate(...), "samples": {id: sample_record(...)}, "settings": {...}}`.
     """
     weights = weights or RewardWeights()
     reader = OutputReader(parse, tokenizer)
+    settings = {"weights": weights, "think": think, "answer_method": answer_method, "budget": budget,
+                "reply_threshold": reply_threshold}
+    gold_path = Path(gold_path)
     with gc_paused():  # the samples and scores are freed (by reference counting) inside
-        result = _score(gold_path, pred_path, weights=weights, think=think, answer_method=answer_method,
-                        budget=budget, reply_threshold=reply_threshold, progress=progress, reader=reader)
-    if out is not None:
-        with gc_paused():
-            text = dumps_scores(result)
-        write_atomic(out, text + "\n")
+        try:
+            outputs, pred_lines = _read_predictions(pred_path)
+        except DataError:
+            read_gold(gold_path)  # a broken gold file is named first, as it is read first
+            raise
+        raw = read_bytes(gold_path)
+        parts = _score_parts(gold_path, raw, outputs, reader, settings,
+                             workers or gold_workers(len(raw)), progress)
+        del raw
+        scores = [s for part in parts for s in part.scores]
+        _check_gold(gold_path, scores, [line for part in parts for line in part.lines])
+        _check_known(pred_path, pred_lines, {s.id for s in scores})
+        result = {
+            "metrics": aggregate(scores),
+            "samples": {k: v for part in parts for k, v in part.records.items()},
+            "settings": {"think": think, "answer_method": answer_method, "budget": budget,
+                         "reply_threshold": reply_threshold, "weights": weights.model_dump(),
+                         "parse": reader.parse, "template_parser": reader.template is not None},
+        }
+        if out is not None:
+            write_atomic(out, dumps_scores(result, ",\n".join(p.text for p in parts if p.text)) + "\n")
     return result
 
 
-def _score(gold_path: str | Path, pred_path: str | Path, *, weights: RewardWeights, think: Think,
-           answer_method: AnswerMethod, budget: int, reply_threshold: float, progress: bool,
-           reader: OutputReader) -> dict[str, Any]:
-    samples = read_gold(gold_path)
-    outputs = read_predictions(pred_path, known_ids={s.id for s in samples})
-    scores = turn_scores(samples, outputs, weights=weights, think=think, answer_method=answer_method,
-                         budget=budget, reply_threshold=reply_threshold, progress=progress, reader=reader)
-    return {
-        "metrics": aggregate(scores),
-        "samples": {s.id: sample_record(s) for s in scores},
-        "settings": {"think": think, "answer_method": answer_method, "budget": budget,
-                     "reply_threshold": reply_threshold, "weights": weights.model_dump(),
-                     "parse": reader.parse, "template_parser": reader.template is not None},
-    }
+# --------------------------------------------------------------------------- parts in parallel
+
+# Below this a gold file is scored in one process: starting another costs more than it saves.
+PARALLEL_BYTES = 8 << 20
+
+
+def gold_workers(size: int) -> int:
+    """Processes for a gold file of `size` bytes: one per usable CPU (at most 4) where processes
+    can be forked, else one."""
+    if size < PARALLEL_BYTES or "fork" not in mp.get_all_start_methods():
+        return 1
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, min(4, cpus))
+
+
+@dataclass
+class _Part:
+    """One part of the gold file, scored: its scores and their lines, records and their text."""
+
+    scores: list[SampleScore]
+    lines: list[int]
+    records: dict[str, dict[str, Any]]
+    text: str
+
+
+def _line_cuts(raw: bytes, parts: int) -> list[tuple[int, int, int]]:
+    """`raw` cut into about equal parts at line ends: (start, end, number of the first line)."""
+    cuts, start, line = [], 0, 1
+    for i in range(1, parts + 1):
+        end = len(raw) if i == parts else raw.find(b"\n", max(start, len(raw) * i // parts))
+        end = len(raw) if end < 0 else end + (i < parts)
+        if end > start:
+            cuts.append((start, end, line))
+            line += raw.count(b"\n", start, end)
+        start = end
+    return cuts or [(0, 0, 1)]
+
+
+def _score_part(path: Path, raw: bytes, first_line: int, outputs: dict[str, str], reader: OutputReader,
+                settings: dict[str, Any], progress: bool = False) -> _Part:
+    lines, samples = [], []
+    for line, sample in _gold_records(path, split_lines(raw, path, first_line)):
+        lines.append(line)
+        samples.append(sample)
+    scores = turn_scores(samples, outputs, reader=reader, progress=progress and bool(samples), **settings)
+    records = {s.id: sample_record(s) for s in scores}
+    return _Part(scores, lines, records, records_text(records))
+
+
+# What forked workers read: set before they start, inherited rather than sent (the gold
+# file's bytes would otherwise be pickled to each of them).
+_JOB: tuple[Any, ...] = ()
+
+
+def _run_part(index: int) -> _Part:
+    path, raw, cuts, outputs, reader, settings = _JOB
+    start, end, first_line = cuts[index]
+    return _score_part(path, raw[start:end], first_line, outputs, reader, settings)
+
+
+def _score_parts(path: Path, raw: bytes, outputs: dict[str, str], reader: OutputReader,
+                 settings: dict[str, Any], workers: int, progress: bool) -> list[_Part]:
+    """The gold file scored in `workers` parts: this process takes the first, forked processes
+    the others. Each part reads its own lines, so errors name the same lines as one process."""
+    cuts = _line_cuts(raw, workers)
+    if len(cuts) == 1:
+        return [_score_part(path, raw, 1, outputs, reader, settings, progress)]
+    global _JOB
+    _JOB = (path, raw, cuts, outputs, reader, settings)
+    try:
+        with ProcessPoolExecutor(len(cuts) - 1, mp_context=mp.get_context("fork")) as pool:
+            others = [pool.submit(_run_part, i) for i in range(1, len(cuts))]
+            first = _run_part(0)
+            return [first] + [f.result() for f in others]
+    finally:
+        _JOB = ()
 
 
 @contextmanager
@@ -194,23 +300,31 @@ def gc_paused():
             gc.enable()
 
 
-def dumps_scores(result: dict[str, Any]) -> str:
-    """The scores file's text: its sections indented, each per-sample record on one line.
+def records_text(records: dict[str, dict[str, Any]]) -> str:
+    """Per-sample records as the scores file writes them: one compact line each (see
+    `dumps_scores`), joined by ",\\n"."""
+    def dumps(value: Any) -> str:
+        return json.dumps(value, ensure_ascii=False)
+
+    return ",\n".join(f"    {dumps(k)}: {dumps(v)}" for k, v in records.items())
+
+
+def dumps_scores(result: dict[str, Any], samples_text: str | None = None) -> str:
+    """The scores file's text: its sections indented, each per-sample record on one line
+    (`samples_text`: `records_text` of the samples, when already made).
 
     An indented json.dumps runs json's pure-Python encoder, one generator per container: for
     20,000 records that was a third of `thinkact score`'s time. One compact line per record
     goes through json's C encoder, and a file of many records reads (and greps) better that way.
     """
-    def dumps(value: Any, **kw: Any) -> str:
-        return json.dumps(value, ensure_ascii=False, **kw)
-
     parts = []
     for key, value in result.items():
         if key == "samples" and isinstance(value, dict) and value:
-            records = ",\n".join(f"    {dumps(k)}: {dumps(v)}" for k, v in value.items())
-            parts.append(f'  {dumps(key)}: {{\n{records}\n  }}')
+            records = samples_text if samples_text is not None else records_text(value)
+            parts.append(f'  {json.dumps(key)}: {{\n{records}\n  }}')
         else:
-            parts.append(f"  {dumps(key)}: " + dumps(value, indent=2).replace("\n", "\n  "))
+            parts.append(f"  {json.dumps(key)}: "
+                         + json.dumps(value, ensure_ascii=False, indent=2).replace("\n", "\n  "))
     return "{\n" + ",\n".join(parts) + "\n}"
 
 
