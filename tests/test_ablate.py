@@ -13,10 +13,10 @@ import time
 import pytest
 
 from thinkact.schema import DataError, read_turns
-from thinkact.train.ablate import (DEFAULT_VARIANTS, ablation_results, load_variant, run_ablation,
-                                   variant_names, variant_settings)
+from thinkact.ablate import (DEFAULT_VARIANTS, ablation_results, load_variant, run_ablation, variant_names,
+                             variant_settings)
 from thinkact.train.config import dump_config, load_pipeline_config, stage_config
-from thinkact.train.pipeline import _diff, eval_subset, evaluate_stage, open_run, prepare_data
+from thinkact.pipeline import _diff, eval_subset, evaluate_stage, open_run, prepare_data
 
 
 def _changes(variant: str) -> dict[str, tuple]:

@@ -13,7 +13,7 @@ import pytest
 
 from thinkact.schema import DataError
 from thinkact.train.config import dump_config, load_pipeline_config
-from thinkact.train.pipeline import run_pipeline
+from thinkact.pipeline import run_pipeline
 
 pytestmark = pytest.mark.slow
 
@@ -88,7 +88,7 @@ def test_stage_evaluation_runs_where_models_run(tmp_path, tiny_model_dir, monkey
     from thinkact import models
     from thinkact.evaluate import runner
     from thinkact.train.config import PipelineConfig
-    from thinkact.train.pipeline import evaluate_stage
+    from thinkact.pipeline import evaluate_stage
 
     devices = []
 

@@ -141,7 +141,7 @@ def grpo_log(path, rewards):
 def test_grpo_start_and_end_do_not_share_steps(tmp_path):
     """With fewer logged steps than two windows, the start and end figures are the two halves
     (at least the first and last step), so they describe the curve."""
-    from thinkact.train.pipeline import grpo_summary
+    from thinkact.evaluate.results import grpo_summary
 
     log = tmp_path / "log.jsonl"
     grpo_log(log, [0.47, 0.15])

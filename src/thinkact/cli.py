@@ -424,7 +424,7 @@ def pipeline(
 
     from thinkact.schema import DataError, check_output
     from thinkact.train.config import dump_config, load_pipeline_config
-    from thinkact.train.pipeline import run_pipeline
+    from thinkact.pipeline import run_pipeline
 
     console = Console(soft_wrap=True)
     try:
@@ -457,7 +457,7 @@ def ablate(
     from rich.console import Console
 
     from thinkact.schema import DataError, check_output
-    from thinkact.train.ablate import run_ablation
+    from thinkact.ablate import run_ablation
 
     try:
         if out is not None:

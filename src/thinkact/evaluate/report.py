@@ -114,7 +114,7 @@ def grpo_summaries(run_dir: Path) -> dict[str, Any]:
     """results.json's GRPO summaries, from the training logs the plots are drawn from (a log
     can have grown since results.json was written: a run going on, or resumed)."""
     from thinkact.evaluate.results import seed_runs
-    from thinkact.train.pipeline import grpo_summary
+    from thinkact.evaluate.results import grpo_summary
 
     runs = seed_runs(run_dir)
     if runs:

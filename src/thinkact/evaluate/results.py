@@ -6,7 +6,8 @@ results.json: each evaluation's metrics (as scores.json has them), a 95% interva
 from a bootstrap over conversations (thinkact.evaluate.stats), the sample sizes, and paired
 comparisons of GRPO and the cold start against base SFT. `seed_results` does the same over the
 run folders of several training seeds (RUN_DIR/seed-<k>/): the mean over the seeds, the
-interval of that mean, each seed's values, and each seed's own rows.
+interval of that mean, each seed's values, and each seed's own rows. `grpo_summary` reads
+GRPO's start and end from its training log.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from thinkact.evaluate import stats
-from thinkact.schema import DataError
+from thinkact.schema import DataError, read_log
 
 STAGE_ORDER = ("vanilla", "sft", "coldstart", "grpo")
 SPLIT_ORDER = ("test", "ood")
@@ -24,7 +25,7 @@ COMPARE = (("grpo", "sft"), ("coldstart", "sft"))
 # Stages whose model does not depend on the training seed: evaluated once in a multi-seed run.
 SEED_FREE = ("vanilla",)
 RECORD_KEYS = ("conversation_id", "kind", "decision_correct", "format_valid", "reasoning_words")
-# An ablation's (thinkact.train.ablate) rows for the run it starts from; no variant takes these names.
+# An ablation's (thinkact.ablate) rows for the run it starts from; no variant takes these names.
 REFERENCES = {"sft": "run/sft", "grpo": "run/grpo"}
 
 
@@ -145,6 +146,33 @@ def seed_results(run_dir: str | Path, runs: dict[int, Path] | None = None, split
     return {"seeds": list(runs), "runs": {str(k): p.name for k, p in runs.items()}, "rows": rows,
             "comparisons": agg["comparisons"], "grpo_vs_sft_turn_accuracy": _gains(agg["comparisons"]),
             "bootstrap": agg["bootstrap"], "seed_rows": seed_rows}
+
+
+# --------------------------------------------------------------------------- training
+
+def _mean(xs: list[float]) -> float | None:
+    return sum(xs) / len(xs) if xs else None
+
+
+def grpo_summary(log_path: Path, window: int = 5) -> dict[str, Any]:
+    """Reward at the start and end of GRPO (mean of the first / last `window` logged steps,
+    fewer when there are fewer than two windows' worth, so the two never share a step), the
+    share of groups without learning signal, and reasoning length over training."""
+    rows = [r for r in read_log(log_path) if isinstance(r.get("reward"), (int, float))]
+    if not rows:
+        return {}
+
+    def ends(key: str) -> tuple[float | None, float | None, int]:
+        xs = [r[key] for r in rows if isinstance(r.get(key), (int, float))]
+        n = max(1, min(window, len(xs) // 2))
+        return _mean(xs[:n]), _mean(xs[-n:]), n
+
+    first, last, n = ends("reward")
+    think_first, think_last, _ = ends("reasoning_length")
+    return {"steps": rows[-1]["step"], "window": n, "reward_first": first, "reward_last": last,
+            "frac_reward_zero_std": _mean([r["frac_reward_zero_std"] for r in rows
+                                           if isinstance(r.get("frac_reward_zero_std"), (int, float))]),
+            "reasoning_length_first": think_first, "reasoning_length_last": think_last}
 
 
 # --------------------------------------------------------------------------- text

@@ -40,7 +40,7 @@ from thinkact.evaluate.results import REFERENCES, ablation_markdown
 from thinkact.schema import DataError, read_turns, write_atomic
 from thinkact.train.config import (GRPOSettings, PipelineConfig, StageConfig, _validation_error,
                                    merge_config)
-from thinkact.train.pipeline import eval_subset, evaluate_stage, open_run
+from thinkact.pipeline import eval_subset, evaluate_stage, open_run
 
 DEFAULT_VARIANTS = ("full", "other-seed", "no-format", "no-decision", "no-tool", "no-answer", "no-efficiency",
                     "tool-x2", "answer-x2", "binary", "no-think", "no-coldstart")

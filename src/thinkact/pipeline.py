@@ -26,8 +26,7 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
-from thinkact.schema import (DataError, TurnSample, read_conversations, read_log, read_turns, write_atomic,
-                             write_jsonl)
+from thinkact.schema import DataError, TurnSample, read_conversations, read_turns, write_atomic, write_jsonl
 from thinkact.train.config import PipelineConfig, STAGES, dump_config, stage_config
 
 EVAL_STAGES = ("vanilla", *STAGES)
@@ -187,36 +186,11 @@ def evaluate_stage(cfg: PipelineConfig, stage: str, model_path: str, splits: dic
 # --------------------------------------------------------------------------- results
 
 
-def _mean(xs: list[float]) -> float | None:
-    return sum(xs) / len(xs) if xs else None
-
-
-def grpo_summary(log_path: Path, window: int = 5) -> dict[str, Any]:
-    """Reward at the start and end of GRPO (mean of the first / last `window` logged steps,
-    fewer when there are fewer than two windows' worth, so the two never share a step), the
-    share of groups without learning signal, and reasoning length over training."""
-    rows = [r for r in read_log(log_path) if isinstance(r.get("reward"), (int, float))]
-    if not rows:
-        return {}
-
-    def ends(key: str) -> tuple[float | None, float | None, int]:
-        xs = [r[key] for r in rows if isinstance(r.get(key), (int, float))]
-        n = max(1, min(window, len(xs) // 2))
-        return _mean(xs[:n]), _mean(xs[-n:]), n
-
-    first, last, n = ends("reward")
-    think_first, think_last, _ = ends("reasoning_length")
-    return {"steps": rows[-1]["step"], "window": n, "reward_first": first, "reward_last": last,
-            "frac_reward_zero_std": _mean([r["frac_reward_zero_std"] for r in rows
-                                           if isinstance(r.get("frac_reward_zero_std"), (int, float))]),
-            "reasoning_length_first": think_first, "reasoning_length_last": think_last}
-
-
 def collect_results(out: Path, splits: list[str]) -> dict[str, Any]:
     """The run's rows (each evaluation's metrics with 95% bootstrap intervals over conversations
     and its sample sizes), GRPO against base SFT with a paired interval, GRPO's training
     summary and the timings."""
-    from thinkact.evaluate.results import run_results
+    from thinkact.evaluate.results import grpo_summary, run_results
 
     results = run_results(out, splits)
     timings = json.loads((out / "timings.json").read_text()) if (out / "timings.json").is_file() else {}
@@ -341,7 +315,7 @@ def share_outputs(source: Path, out: Path) -> None:
 def run_pipeline(cfg: PipelineConfig, out: str | Path, *, overwrite: bool = False, dry_run: bool = False,
                  console: Console | None = None, share_from: str | Path | None = None) -> dict[str, Any]:
     """Run (or resume) the whole pipeline into `out`; returns what results.json holds. A config
-    with `seeds` runs once per seed (thinkact.train.seeds). `share_from`: a run folder of the
+    with `seeds` runs once per seed (thinkact.seeds). `share_from`: a run folder of the
     same config but another training seed, whose data and vanilla evaluation are copied rather
     than redone."""
     from thinkact.models import resolve_model
@@ -350,7 +324,7 @@ def run_pipeline(cfg: PipelineConfig, out: str | Path, *, overwrite: bool = Fals
     console = console or Console()
     out = Path(out)
     if cfg.seeds is not None:
-        from thinkact.train.seeds import run_seeds
+        from thinkact.seeds import run_seeds
 
         return run_seeds(cfg, out, overwrite=overwrite, dry_run=dry_run, console=console)
     if dry_run:

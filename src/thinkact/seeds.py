@@ -2,7 +2,7 @@
 one complete run per seed, then the results over the seeds with bootstrap intervals.
 
     RUN_DIR/run_config.yaml         the resolved config, seeds included (a rerun with another is refused)
-    RUN_DIR/seed-<k>/               a complete pipeline run folder (thinkact.train.pipeline) whose
+    RUN_DIR/seed-<k>/               a complete pipeline run folder (thinkact.pipeline) whose
                                     stages are all seeded k; resumable on its own, reportable on its own
     RUN_DIR/results.json            rows over the seeds: each metric's mean, the 95% bootstrap
                                     interval over conversations of that mean, each seed's value and
@@ -34,7 +34,7 @@ def seed_dir(out: Path, seed: int) -> Path:
 def collect_seed_results(out: Path, seeds: list[int], splits: list[str] | None = None) -> dict[str, Any]:
     """What RUN_DIR/results.json holds, from the seeds' run folders."""
     from thinkact.evaluate.results import seed_results
-    from thinkact.train.pipeline import grpo_summary
+    from thinkact.evaluate.results import grpo_summary
 
     runs = {k: seed_dir(out, k) for k in seeds if seed_dir(out, k).is_dir()}
     results = seed_results(out, runs, splits)
@@ -52,7 +52,7 @@ def run_seeds(cfg: PipelineConfig, out: str | Path, *, overwrite: bool = False, 
     """Run (or resume) one pipeline per seed of `cfg.seeds` into RUN_DIR/seed-<k>/, then write
     the results over the seeds; returns what RUN_DIR/results.json holds."""
     from thinkact.schema import write_atomic
-    from thinkact.train.pipeline import open_run, print_summary, run_pipeline, write_results
+    from thinkact.pipeline import open_run, print_summary, run_pipeline, write_results
 
     if not cfg.seeds:
         raise ValueError("run_seeds needs a config with seeds")
