@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from thinkact.evaluate import stats
+from thinkact.rundir import EvalFiles, RunDir
 from thinkact.schema import DataError, read_log
 
 STAGE_ORDER = ("vanilla", "sft", "coldstart", "grpo")
@@ -33,10 +34,9 @@ def _order(names, preferred) -> list[str]:
     return [n for n in preferred if n in names] + sorted(set(names) - set(preferred))
 
 
-def evaluations(run_dir: Path) -> dict[tuple[str, str], Path]:
+def evaluations(run_dir: str | Path) -> dict[tuple[str, str], Path]:
     """(stage, split) -> eval folder with a scores.json, in stage then split order."""
-    found = {(p.parent.parent.name, p.parent.name): p.parent
-             for p in (run_dir / "eval").glob("*/*/scores.json")}
+    found = RunDir(run_dir).evaluations()
     stages = _order({k[0] for k in found}, STAGE_ORDER)
     splits = _order({k[1] for k in found}, SPLIT_ORDER)
     return {(st, sp): found[(st, sp)] for st in stages for sp in splits if (st, sp) in found}
@@ -46,7 +46,8 @@ def read_scores(folder: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """An evaluation's metrics and per-turn records. A scores.json written before per-turn
     records carried every field is rescored from its gold.jsonl and predictions.jsonl with the
     settings it was scored with (nothing is written)."""
-    path = folder / "scores.json"
+    files = EvalFiles.in_folder(folder)
+    path = files.scores
     try:
         scores = json.loads(path.read_text(encoding="utf-8"))
         metrics, samples = scores["metrics"], scores.get("samples") or {}
@@ -58,7 +59,7 @@ def read_scores(folder: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     from thinkact.rewards import RewardWeights
     from thinkact.scoring import score_files
 
-    gold, pred = folder / "gold.jsonl", folder / "predictions.jsonl"
+    gold, pred = files.gold, files.predictions
     if not (gold.is_file() and pred.is_file()):
         raise DataError("per-turn records lack conversation ids and there is no gold.jsonl and "
                         "predictions.jsonl beside it to rescore", file=path)
@@ -97,13 +98,7 @@ def run_results(run_dir: str | Path, splits: list[str] | None = None, *,
 
 def seed_runs(run_dir: str | Path) -> dict[int, Path]:
     """The seed run folders of a multi-seed run folder: seed -> RUN_DIR/seed-<seed>."""
-    runs = {}
-    for p in Path(run_dir).glob("seed-*"):
-        try:
-            runs[int(p.name[5:])] = p
-        except ValueError:
-            continue
-    return dict(sorted(runs.items()))
+    return {k: run.path for k, run in RunDir(run_dir).seeds().items()}
 
 
 def seed_results(run_dir: str | Path, runs: dict[int, Path] | None = None, splits: list[str] | None = None, *,
