@@ -134,7 +134,7 @@ def test_killed_ablation_resumes_refuses_a_changed_overlay_and_tabulates(finishe
     report = build_report(finished_run, tmp_path / "report")
     assert (report / "ablation.png").stat().st_size > 1000
     html = (report / "report.html").read_text()
-    assert "What each reward component buys" in html and "<td class=l>mine</td>" in html
+    assert "What each reward component buys" in html and '<td class="l">mine</td>' in html
 
     mine.write_text("description: binary, tool weight 0.3\ngrpo:\n  reward: {kind: binary, weights: {tool: 0.3}}\n")
     with pytest.raises(DataError, match="other settings"):
