@@ -13,10 +13,10 @@ import time
 import pytest
 
 from thinkact.schema import DataError, read_turns
-from thinkact.train.ablate import (DEFAULT_VARIANTS, ablation_results, load_variant, run_ablation,
-                                   variant_names, variant_settings)
+from thinkact.ablate import (DEFAULT_VARIANTS, ablation_results, load_variant, run_ablation, variant_names,
+                             variant_settings)
 from thinkact.train.config import dump_config, load_pipeline_config, stage_config
-from thinkact.train.pipeline import _diff, eval_subset, evaluate_stage, open_run, prepare_data
+from thinkact.pipeline import _diff, eval_subset, evaluate_stage, open_run, prepare_data
 
 
 def _changes(variant: str) -> dict[str, tuple]:
@@ -134,7 +134,7 @@ def test_killed_ablation_resumes_refuses_a_changed_overlay_and_tabulates(finishe
     report = build_report(finished_run, tmp_path / "report")
     assert (report / "ablation.png").stat().st_size > 1000
     html = (report / "report.html").read_text()
-    assert "What each reward component buys" in html and "<td class=l>mine</td>" in html
+    assert "What each reward component buys" in html and '<td class="l">mine</td>' in html
 
     mine.write_text("description: binary, tool weight 0.3\ngrpo:\n  reward: {kind: binary, weights: {tool: 0.3}}\n")
     with pytest.raises(DataError, match="other settings"):

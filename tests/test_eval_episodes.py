@@ -45,8 +45,16 @@ def test_oracle_agent_succeeds_and_calls_are_batched(tmp_path):
     assert "pass^4" not in s  # needs 4 trials
     assert max(gen.batches) > 1 and sum(gen.batches) == sum(e["actions"] for e in s["per_episode"])
     assert json.loads(out.read_text()) == s
-    convs = (tmp_path / "episodes.jsonl").read_text().splitlines()
+    convs = (tmp_path / "episodes.episodes.jsonl").read_text().splitlines()
     assert len(convs) == 12 and json.loads(convs[0])["messages"][0]["role"] == "user"
+
+
+def test_two_runs_into_one_folder_keep_their_own_episodes(tmp_path):
+    for name, goals in (("a", 2), ("b", 3)):
+        evaluate_episodes(None, generator=OracleGenerator(), out=tmp_path / f"{name}.json", n_goals=goals, trials=1)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.episodes.jsonl", "a.json", "b.episodes.jsonl", "b.json"]
+    assert len((tmp_path / "a.episodes.jsonl").read_text().splitlines()) == 2
+    assert len((tmp_path / "b.episodes.jsonl").read_text().splitlines()) == 3
 
 
 def test_a_model_that_never_acts_fails_every_goal(tmp_path):
@@ -125,3 +133,5 @@ def test_cli_episodes_with_a_tiny_model(tiny_model_dir, tmp_path):
     s = json.loads(out.read_text())
     assert s["episodes"] == 4 and 0.0 <= s["pass^2"] <= s["pass^1"] <= 1.0
     assert all(e["actions"] <= 3 for e in s["per_episode"])
+    assert f"episodes -> {tmp_path / 'ep.episodes.jsonl'}" in r.output
+    assert len((tmp_path / "ep.episodes.jsonl").read_text().splitlines()) == 4

@@ -1,5 +1,6 @@
-"""`evaluate_model` and `thinkact eval`: predictions are written beside the results, and
-`thinkact score` on them reproduces the numbers; the OpenAI back-end is scored the same way."""
+"""`evaluate_model` and `thinkact eval`: predictions are written beside the results, named after
+them, and `thinkact score` on them reproduces the numbers; the OpenAI back-end is scored the same
+way."""
 
 import json
 import re
@@ -23,7 +24,7 @@ runner = CliRunner()
 
 def test_evaluate_model_writes_predictions_and_scores(tiny_model_dir, tmp_path):
     samples = make_samples(6)
-    scores = evaluate_model(tiny_model_dir, samples, out_dir=tmp_path / "ev", batch_size=4,
+    scores = evaluate_model(tiny_model_dir, samples, out=tmp_path / "ev", batch_size=4,
                             max_new_tokens=8)
     preds = [json.loads(line) for line in (tmp_path / "ev" / "predictions.jsonl").read_text().splitlines()]
     assert [p["id"] for p in preds] == [s.id for s in samples]
@@ -44,10 +45,11 @@ def test_cli_eval_then_score_reproduces(tiny_model_dir, tmp_path):
     assert r.exit_code == 0, r.output
     results = json.loads(out.read_text())
     assert results["metrics"]["n_samples"] == 5 and results["settings"]["think"] == "required"
-    pred = out.parent / "predictions.jsonl"
+    pred = out.parent / "results.predictions.jsonl"
     assert len(pred.read_text().splitlines()) == 5
+    assert f"predictions -> {pred}" in r.output
     rescored = tmp_path / "rescored.json"
-    r = runner.invoke(app, ["score", "--gold", str(out.parent / "gold.jsonl"), "--pred", str(pred),
+    r = runner.invoke(app, ["score", "--gold", str(out.parent / "results.gold.jsonl"), "--pred", str(pred),
                             "--out", str(rescored), "--think", "required"])
     assert r.exit_code == 0, r.output
     assert json.loads(rescored.read_text()) == results
@@ -176,8 +178,33 @@ def test_cli_eval_openai_backend(oracle, tmp_path):
     assert r.exit_code == 0, r.output
     m = json.loads(out.read_text())["metrics"]
     assert m["turn_accuracy"] == 1.0 and m["exact_call_accuracy"] == 1.0 and m["format_validity"] == 1.0
-    preds = [json.loads(x) for x in (tmp_path / "predictions.jsonl").read_text().splitlines()]
+    preds = [json.loads(x) for x in (tmp_path / "res.predictions.jsonl").read_text().splitlines()]
     assert preds[0]["output"].startswith("<think>\nlook up W1000\n</think>")
+
+
+def test_two_evaluations_into_one_folder_keep_their_own_files(oracle, tmp_path):
+    """Each --out names its side files, so a second evaluation into the folder neither
+    overwrites the first one's nor takes them for its own (an endpoint run resumes from them)."""
+    samples = make_samples(8)
+    write_jsonl(tmp_path / "first.jsonl", samples[:3])
+    write_jsonl(tmp_path / "second.jsonl", samples[3:])
+    runs = {"a": "first", "b": "second"}
+    for out, data in runs.items():
+        r = runner.invoke(app, eval_args(oracle, tmp_path / f"{data}.jsonl", tmp_path / "res" / f"{out}.json"))
+        assert r.exit_code == 0, r.output
+    assert sorted(p.name for p in (tmp_path / "res").iterdir()) == sorted(
+        f"{out}.{name}" for out in runs for name in ("json", "predictions.jsonl", "gold.jsonl", "generation.json"))
+    for out, data in runs.items():
+        ids = [s["id"] for s in read_lines(tmp_path / f"{data}.jsonl")]
+        assert [p["id"] for p in read_lines(tmp_path / "res" / f"{out}.predictions.jsonl")] == ids
+        assert [g["id"] for g in read_lines(tmp_path / "res" / f"{out}.gold.jsonl")] == ids
+        assert json.loads((tmp_path / "res" / f"{out}.generation.json").read_text())["samples"] == len(ids)
+        rescored = tmp_path / f"{out}-again.json"
+        r = runner.invoke(app, ["score", "--gold", str(tmp_path / "res" / f"{out}.gold.jsonl"), "--pred",
+                                str(tmp_path / "res" / f"{out}.predictions.jsonl"), "--out", str(rescored),
+                                "--think", "optional"])
+        assert r.exit_code == 0, r.output
+        assert json.loads(rescored.read_text()) == json.loads((tmp_path / "res" / f"{out}.json").read_text())
 
 
 def test_flaky_endpoint_every_sample_ends_answered_or_recorded_then_resumes(oracle, tmp_path):
@@ -188,7 +215,7 @@ def test_flaky_endpoint_every_sample_ends_answered_or_recorded_then_resumes(orac
     _Oracle.faults = {oid[0]: ["429"], oid[1]: ["500", "500"], oid[2]: ["drop"], oid[3]: ["slow"],
                       oid[4]: ["malformed"], oid[5]: ["500"] * 9, oid[6]: ["400"]}
     gen = OpenAIGenerator(oracle, "served", concurrency=4, timeout=0.4, attempts=3, backoff=0.01)
-    scores = evaluate_model("served", samples, out_dir=tmp_path, generator=gen)
+    scores = evaluate_model("served", samples, out=tmp_path, generator=gen)
 
     assert dict(_Oracle.asked) == {oid[0]: 2, oid[1]: 3, oid[2]: 2, oid[3]: 2, oid[4]: 2,
                                    oid[5]: 3, oid[6]: 1, oid[7]: 1}
@@ -207,7 +234,7 @@ def test_flaky_endpoint_every_sample_ends_answered_or_recorded_then_resumes(orac
 
     # The endpoint is healthy again: only the two without a prediction are asked for.
     _Oracle.faults, _Oracle.asked = {}, Counter()
-    scores = evaluate_model("served", samples, out_dir=tmp_path, generator=gen)
+    scores = evaluate_model("served", samples, out=tmp_path, generator=gen)
     assert dict(_Oracle.asked) == {oid[5]: 1, oid[6]: 1}
     assert scores["metrics"]["n_missing_predictions"] == 0 and scores["metrics"]["turn_accuracy"] == 1.0
     assert [p["id"] for p in read_lines(tmp_path / "predictions.jsonl")] == [s.id for s in samples]
@@ -222,7 +249,7 @@ def test_stopped_run_keeps_what_arrived_and_a_rerun_asks_nothing_twice(oracle, t
     _Oracle.faults = {oid[4]: ["404"]}
     gen = OpenAIGenerator(oracle, "served", concurrency=1, timeout=2, backoff=0.01)
     with pytest.raises(RuntimeError, match="HTTP 404"):
-        evaluate_model("served", samples, out_dir=tmp_path, generator=gen)
+        evaluate_model("served", samples, out=tmp_path, generator=gen)
     assert [p["id"] for p in read_lines(tmp_path / "predictions.jsonl")] == [s.id for s in samples[:4]]
     assert sum(_Oracle.asked.values()) == 5
 
@@ -230,7 +257,7 @@ def test_stopped_run_keeps_what_arrived_and_a_rerun_asks_nothing_twice(oracle, t
     with (tmp_path / "predictions.jsonl").open("a") as f:
         f.write('{"id": "%s", "outp' % samples[4].id)
     _Oracle.faults, _Oracle.asked = {}, Counter()
-    scores = evaluate_model("served", samples, out_dir=tmp_path, generator=gen)
+    scores = evaluate_model("served", samples, out=tmp_path, generator=gen)
     assert dict(_Oracle.asked) == {o: 1 for o in oid[4:]}
     assert scores["metrics"]["n_missing_predictions"] == 0 and scores["metrics"]["turn_accuracy"] == 1.0
 
@@ -242,10 +269,10 @@ def test_predictions_of_another_evaluation_are_refused(oracle, tmp_path):
     pred.write_text(json.dumps({"id": samples[0].id, "output": "x", "model": "served"}) + "\n"
                     + json.dumps({"id": samples[1].id, "output": "y", "model": "other"}) + "\n")
     with pytest.raises(DataError, match=r"line 2, field 'model': written for model 'other'"):
-        evaluate_model("served", samples, out_dir=tmp_path, generator=gen)
+        evaluate_model("served", samples, out=tmp_path, generator=gen)
     pred.write_text(json.dumps({"id": "elsewhere#3", "output": "x", "model": "served"}) + "\n")
     with pytest.raises(DataError, match=r"line 1, field 'id': id 'elsewhere#3' is not among"):
-        evaluate_model("served", samples, out_dir=tmp_path, generator=gen)
+        evaluate_model("served", samples, out=tmp_path, generator=gen)
     assert sum(_Oracle.asked.values()) == 0
 
 
@@ -289,7 +316,7 @@ def test_cli_eval_says_how_many_have_no_prediction(oracle, tmp_path):
     write_jsonl(data, samples)
     r = runner.invoke(app, eval_args(oracle, data, tmp_path / "res.json"))
     assert r.exit_code == 0, r.output
-    assert "1 samples have no prediction" in r.output and "errors.jsonl" in r.output
+    assert "1 samples have no prediction" in r.output and str(tmp_path / "res.errors.jsonl") in r.output
     assert json.loads((tmp_path / "res.json").read_text())["metrics"]["n_missing_predictions"] == 1
 
 
@@ -310,5 +337,5 @@ def test_a_failed_evaluation_leaves_no_folder(tmp_path):
             raise RuntimeError("the model fell over")
 
     with pytest.raises(RuntimeError, match="fell over"):
-        evaluate_model("m", make_samples(2), out_dir=tmp_path / "ev", generator=Broken())
+        evaluate_model("m", make_samples(2), out=tmp_path / "ev", generator=Broken())
     assert not (tmp_path / "ev").exists()

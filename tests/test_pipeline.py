@@ -13,7 +13,7 @@ import pytest
 
 from thinkact.schema import DataError
 from thinkact.train.config import dump_config, load_pipeline_config
-from thinkact.train.pipeline import run_pipeline
+from thinkact.pipeline import run_pipeline
 
 pytestmark = pytest.mark.slow
 
@@ -88,19 +88,19 @@ def test_stage_evaluation_runs_where_models_run(tmp_path, tiny_model_dir, monkey
     from thinkact import models
     from thinkact.evaluate import runner
     from thinkact.train.config import PipelineConfig
-    from thinkact.train.pipeline import evaluate_stage
+    from thinkact.pipeline import evaluate_stage
 
     devices = []
 
-    def evaluate_model(model, samples, *, out_dir, **kwargs):
+    def evaluate_model(model, samples, *, out, **kwargs):
         devices.append(next(model.parameters()).device.type)
-        out_dir.mkdir(parents=True)
-        (out_dir / runner.SCORES).write_text("{}")
+        out.mkdir(parents=True)
+        (out / "scores.json").write_text("{}")
 
     monkeypatch.setattr(models, "device", lambda: "meta")
     monkeypatch.setattr(runner, "evaluate_model", evaluate_model)
     evaluate_stage(PipelineConfig(), "sft", str(tiny_model_dir), {"test": make_samples(2)}, tmp_path)
-    assert devices == ["meta"] and (tmp_path / "eval" / "sft" / "test" / runner.SCORES).is_file()
+    assert devices == ["meta"] and (tmp_path / "eval" / "sft" / "test" / "scores.json").is_file()
 
 
 def test_paper_preset_dry_run(tmp_path):

@@ -115,6 +115,34 @@ def test_report_from_synthetic_run(tmp_path):
     assert page.count('<div class="stage">') == 30 * 4
 
 
+def test_names_from_the_run_are_escaped_in_the_page(tmp_path):
+    """A sample id, a stage (model) name and an ablation variant that hold markup come out as
+    text: the page is rendered with autoescape, nothing in it runs."""
+    run = tmp_path / "run"
+    make_run_dir(run)
+    evil = "<script>alert(1)</script>"
+    for path in [run / "data" / "turns_test.jsonl", *run.glob("eval/*/test/*")]:
+        path.write_text(path.read_text().replace('"c0#0"', json.dumps(evil)))
+    results = json.loads((run / "results.json").read_text())
+    row = {**results["rows"][0], "stage": "<script>stage()</script>", "intervals": {}}
+    results["rows"] = [{**r, "intervals": {}} for r in results["rows"]] + [row]
+    (run / "results.json").write_text(json.dumps(results))
+    n = {"turns": 24, "conversations": 24}
+    (run / "ablate").mkdir()
+    (run / "ablate" / "ablate.json").write_text(json.dumps({
+        "variants": {"<script>v()</script>": {"description": "<img src=x onerror=alert(2)>", "start": "sft"}},
+        "rows": [{"variant": v, "split": "test", "metrics": {"turn_accuracy": 0.5},
+                  "intervals": {"turn_accuracy": [0.4, 0.6]}, "n": n} for v in ("run/grpo", "<script>v()</script>")],
+        "comparisons": [], "bootstrap": {"resamples": 10}}))
+
+    page = (build_report(run, n_samples=100) / "report.html").read_text()
+    assert "<script" not in page and "<img src=x" not in page
+    assert '<span class="id">&lt;script&gt;alert(1)&lt;/script&gt;</span>' in page
+    assert '<td class="l">&lt;script&gt;stage()&lt;/script&gt;</td>' in page
+    assert '<td class="l">&lt;script&gt;v()&lt;/script&gt;</td>' in page
+    assert "&lt;img src=x onerror=alert(2)&gt;" in page
+
+
 def test_report_is_seeded_and_skips_missing_parts(tmp_path):
     make_run_dir(tmp_path, grpo=False)
     a = build_report(tmp_path, tmp_path / "a", n_samples=10, seed=3)
@@ -141,7 +169,7 @@ def grpo_log(path, rewards):
 def test_grpo_start_and_end_do_not_share_steps(tmp_path):
     """With fewer logged steps than two windows, the start and end figures are the two halves
     (at least the first and last step), so they describe the curve."""
-    from thinkact.train.pipeline import grpo_summary
+    from thinkact.evaluate.results import grpo_summary
 
     log = tmp_path / "log.jsonl"
     grpo_log(log, [0.47, 0.15])

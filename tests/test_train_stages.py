@@ -413,6 +413,6 @@ def test_lora_stage_saves_a_plain_merged_model(stage, tmp_path, tiny_model_dir, 
     changed = {k for k, v in model.state_dict().items() if not torch.equal(v, base[k])}
     assert changed and all(k.endswith("_proj.weight") for k in changed)
 
-    scores = evaluate_model(str(model_dir), make_samples(4), out_dir=tmp_path / "eval", batch_size=4,
+    scores = evaluate_model(str(model_dir), make_samples(4), out=tmp_path / "eval", batch_size=4,
                             max_new_tokens=8)
     assert scores["metrics"]["n_samples"] == 4

@@ -219,7 +219,8 @@ def eval_turns(
     ctx: typer.Context,
     model: str = typer.Option(None, "--model", help="Model folder; for --backend openai, the served model name."),
     data: Path = typer.Option(None, "--data", help="Turn samples (JSON lines)."),
-    out: Path = typer.Option(None, "--out", "-o", help="Scores JSON; predictions.jsonl and gold.jsonl go beside it."),
+    out: Path = typer.Option(None, "--out", "-o", help="Scores JSON; the predictions, gold samples and timing go "
+                             "beside it, named after it (runs/x.json -> runs/x.predictions.jsonl, ...)."),
     think: Literal["required", "optional", "off"] = typer.Option("optional", help="Think rule of the format reward."),
     batch_size: int = typer.Option(16, help="Samples per generation batch (hf)."),
     max_new_tokens: int = typer.Option(256, help="Most tokens generated per action."),
@@ -243,15 +244,17 @@ def eval_turns(
     from rich.console import Console
 
     from thinkact.evaluate.runner import evaluate_model
+    from thinkact.rundir import EvalFiles
     from thinkact.schema import DataError, check_output, read_turns
     from thinkact.scoring import metrics_table
 
+    files = EvalFiles.beside(out)
     try:
         check_output(out)
         samples = read_turns(data)[:limit] if limit else read_turns(data)
         if not samples:
             raise DataError("no turn samples: the file is empty", file=data)
-        result = evaluate_model(model, samples, out_dir=out.parent, results_path=out, think=think,
+        result = evaluate_model(model, samples, out=files, think=think,
                                 batch_size=batch_size, max_new_tokens=max_new_tokens, backend=backend,
                                 endpoint=endpoint, concurrency=concurrency, timeout=timeout,
                                 attempts=attempts, parse=parse)
@@ -259,11 +262,11 @@ def eval_turns(
         _fail(exc)
     Console(soft_wrap=True).print(metrics_table(result["metrics"], title=f"{model} on {data}"))
     typer.echo(_forms_line(result["metrics"]))
-    typer.echo(f"scores -> {out}; predictions -> {out.parent / 'predictions.jsonl'}")
+    typer.echo(f"scores -> {out}; predictions -> {files.predictions}")
     missing = result["metrics"]["n_missing_predictions"]
     if missing:
         typer.echo(f"{missing} samples have no prediction and were scored as empty outputs (why: "
-                   f"{out.parent / 'errors.jsonl'}); run the same command again to retry them")
+                   f"{files.errors}); run the same command again to retry them")
 
 
 @eval_app.command("bfcl")
@@ -307,7 +310,8 @@ def eval_bfcl(
 @eval_app.command("episodes")
 def eval_episodes(
     model: str = typer.Option(..., "--model", help="Model folder (or served name with --backend openai)."),
-    out: Path = typer.Option(..., "--out", "-o", help="Results JSON (episodes.jsonl goes beside it)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Results JSON; the episodes' conversations go beside it, "
+                             "named after it (runs/ep.json -> runs/ep.episodes.jsonl)."),
     split: str = typer.Option("test", help="Goals from this split: train, test or ood."),
     goals: int = typer.Option(20, help="Number of user goals."),
     trials: int = typer.Option(4, help="Trials per goal (pass^k needs k trials)."),
@@ -321,7 +325,7 @@ def eval_episodes(
     threads: int = typer.Option(0, help="torch CPU threads (0: torch's default; 1 is often fastest on a busy machine)."),
 ) -> None:
     """Play the bundled user simulator with the model as the agent: goal completion and pass^k."""
-    from thinkact.evaluate.episodes import evaluate_episodes
+    from thinkact.evaluate.episodes import episodes_path, evaluate_episodes
     from thinkact.schema import DataError, check_output
 
     _set_threads(threads)
@@ -337,7 +341,7 @@ def eval_episodes(
                f"success {s['success_rate']:.3f}  {passes}  malformed {s['malformed_rate']:.3f}")
     if s["failures"]:
         typer.echo("failures: " + ", ".join(f"{why} {n}" for why, n in s["failures"].items()))
-    typer.echo(f"results -> {out}")
+    typer.echo(f"results -> {out}; episodes -> {episodes_path(out)}")
 
 
 @app.command()
@@ -424,7 +428,7 @@ def pipeline(
 
     from thinkact.schema import DataError, check_output
     from thinkact.train.config import dump_config, load_pipeline_config
-    from thinkact.train.pipeline import run_pipeline
+    from thinkact.pipeline import run_pipeline
 
     console = Console(soft_wrap=True)
     try:
@@ -457,7 +461,7 @@ def ablate(
     from rich.console import Console
 
     from thinkact.schema import DataError, check_output
-    from thinkact.train.ablate import run_ablation
+    from thinkact.ablate import run_ablation
 
     try:
         if out is not None:

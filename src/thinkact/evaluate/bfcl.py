@@ -30,6 +30,7 @@ from thinkact.data.bfcl import (BFCL_CATEGORIES, BfclEntry, bfcl_entry_to_conver
                                 load_bfcl_category)
 from thinkact.data.turns import conversation_to_turns
 from thinkact.native import NativeRead, OutputReader, Parse
+from thinkact.rundir import side_file
 from thinkact.schema import DataError, iter_jsonl_dicts
 
 DEFAULT_CATEGORIES = ("simple_python", "multiple", "parallel", "parallel_multiple", "irrelevance",
@@ -220,7 +221,7 @@ def bfcl_samples(categories: list[str], limit: int | None = None):
 def predictions_path(out: str | Path) -> Path:
     """Where run_bfcl writes the predictions of results file `out`: runs/bfcl.json ->
     runs/bfcl.predictions.jsonl, so runs in one folder keep their own."""
-    return Path(out).with_suffix(".predictions.jsonl")
+    return side_file(out, "predictions.jsonl")
 
 
 def run_bfcl(model: Any, categories: list[str], *, out: str | Path, tokenizer: Any = None,

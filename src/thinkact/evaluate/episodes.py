@@ -30,6 +30,7 @@ from rich.progress import Progress
 from thinkact.bench.simulator import ContextLimit, pass_hat_k, run_episode, sample_goals
 from thinkact.evaluate.generation import make_generator
 from thinkact.evaluate.runner import progress_bar
+from thinkact.rundir import side_file
 from thinkact.schema import Message, Target, TurnSample, write_jsonl
 
 
@@ -178,6 +179,11 @@ def summarize(goals: list[Any], results: list[Any], trials: int, ks: tuple[int, 
     return out
 
 
+def episodes_path(out: str | Path) -> Path:
+    """Where evaluate_episodes writes the conversations of results file `out`."""
+    return side_file(out, "episodes.jsonl")
+
+
 def evaluate_episodes(model: Any, *, out: str | Path, split: str = "test", n_goals: int = 20,
                       trials: int = 4, ks: tuple[int, ...] = (1, 2, 4), seed: int = 0,
                       max_actions: int = 40, tokenizer: Any = None, backend: str = "hf",
@@ -185,8 +191,9 @@ def evaluate_episodes(model: Any, *, out: str | Path, split: str = "test", n_goa
                       generator: Any = None) -> dict[str, Any]:
     """Play `n_goals` goals of `split`, `trials` times each, with the model as the agent.
 
-    Writes `out` (summary plus one line per episode) and `episodes.jsonl` beside it (every
-    episode as a canonical conversation, reasoning included, for reading); returns the summary.
+    Writes `out` (summary plus one line per episode) and beside it, named after it
+    (episodes_path: runs/ep.json -> runs/ep.episodes.jsonl), every episode as a canonical
+    conversation, reasoning included, for reading; returns the summary.
     """
     if trials < 1 or n_goals < 1:
         raise ValueError("n_goals and trials must be at least 1")
@@ -209,5 +216,5 @@ def evaluate_episodes(model: Any, *, out: str | Path, split: str = "test", n_goa
         for i, r in enumerate(results)]
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    write_jsonl(out.parent / "episodes.jsonl", (r.conversation for r in results))
+    write_jsonl(episodes_path(out), (r.conversation for r in results))
     return summary

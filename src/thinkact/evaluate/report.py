@@ -14,6 +14,7 @@ and writes into RUN_DIR/report/:
     training_loss.png         loss over steps for each trained stage
     report.html               self-contained: table, plots (base64), a seeded sample of turns
                               with context, reference and each stage's output and rewards
+                              (templates/report.html.jinja, rendered with autoescape)
 
 Parts whose inputs are missing (a run without GRPO, say) are skipped, not faked.
 """
@@ -21,14 +22,16 @@ Parts whose inputs are missing (a run without GRPO, say) are skipped, not faked.
 from __future__ import annotations
 
 import base64
-import html
 import json
 import random
 from pathlib import Path
 from typing import Any
 
+import jinja2
+
 from thinkact import grammar
 from thinkact.rewards import COMPONENTS
+from thinkact.rundir import RunDir
 from thinkact.schema import DataError, Target, TurnSample, iter_jsonl_dicts, read_log, read_turns, write_atomic
 
 STAGES = ("vanilla", "sft", "coldstart", "grpo")
@@ -72,7 +75,7 @@ def read_results(run_dir: Path) -> dict[str, Any]:
     run folder, or those of its seed-<k>/ run folders."""
     from thinkact.evaluate.results import evaluations, run_results, seed_results, seed_runs
 
-    path = run_dir / "results.json"
+    path = RunDir(run_dir).results
     results = _load_results(path) if path.is_file() else None
     if results is not None and all("intervals" in r for r in results["rows"]):
         return results
@@ -102,26 +105,24 @@ def read_rows(run_dir: Path) -> list[dict[str, Any]]:
 def source_run(run_dir: Path) -> Path:
     """The run folder with training logs and predictions: the folder itself, or for a
     multi-seed results folder its first seed's run folder."""
-    from thinkact.evaluate.results import seed_runs
-
-    if (run_dir / "eval").is_dir() or (run_dir / "stages").is_dir():
+    run = RunDir(run_dir)
+    if run.is_run():
         return run_dir
-    runs = seed_runs(run_dir)
-    return next(iter(runs.values())) if runs else run_dir
+    runs = run.seeds()
+    return next(iter(runs.values())).path if runs else run_dir
 
 
 def grpo_summaries(run_dir: Path) -> dict[str, Any]:
     """results.json's GRPO summaries, from the training logs the plots are drawn from (a log
     can have grown since results.json was written: a run going on, or resumed)."""
-    from thinkact.evaluate.results import seed_runs
-    from thinkact.train.pipeline import grpo_summary
+    from thinkact.evaluate.results import grpo_summary
 
-    runs = seed_runs(run_dir)
+    runs = RunDir(run_dir).seeds()
     if runs:
-        per_seed = {str(k): grpo_summary(p / "stages" / "grpo" / "train_log.jsonl") for k, p in runs.items()}
+        per_seed = {str(k): grpo_summary(run.stage_log("grpo")) for k, run in runs.items()}
         per_seed = {k: g for k, g in per_seed.items() if g}
         return {"grpo_per_seed": per_seed} if per_seed else {}
-    summary = grpo_summary(run_dir / "stages" / "grpo" / "train_log.jsonl")
+    summary = grpo_summary(RunDir(run_dir).stage_log("grpo"))
     return {"grpo": summary} if summary else {}
 
 
@@ -384,21 +385,6 @@ def plot_ablation(ablation: dict[str, Any], path: Path) -> bool:
     return True
 
 
-def ablation_html(ablation: dict[str, Any], plot: Path | None) -> str:
-    from thinkact.evaluate.results import ablation_markdown
-
-    text = ablation_markdown(ablation)  # the table and its note, as ablate.md has them
-    lines = [l for l in text.splitlines() if l.startswith("|")]
-    cells = [[c.strip() for c in l.strip("|").split("|")] for l in lines]
-    head = "".join(f"<th>{_e(c)}</th>" for c in cells[0])
-    body = "".join("<tr>" + "".join(f'<td{" class=l" if i < 2 else ""}>{_e(c)}</td>' for i, c in enumerate(row))
-                   + "</tr>" for row in cells[2:])
-    figure = f"<figure>{_img(plot)}<figcaption>{_e(CAPTIONS['ablation.png'])}</figcaption></figure>" if plot else ""
-    note = text.split("\n\n", 1)[-1].strip()
-    return (f"<h2>What each reward component buys (thinkact ablate)</h2>"
-            f'<div class="tablewrap"><table><tr>{head}</tr>{body}</table></div><p class="sub">{_e(note)}</p>{figure}')
-
-
 # --------------------------------------------------------------------------- sample browser
 
 def read_outputs(path: Path) -> dict[str, str]:
@@ -408,8 +394,8 @@ def read_outputs(path: Path) -> dict[str, str]:
 
 
 def gold_samples(run_dir: Path, split: str, stages: list[str]) -> list[TurnSample]:
-    for path in [run_dir / "data" / f"turns_{split}.jsonl"] + [
-            run_dir / "eval" / s / split / "gold.jsonl" for s in stages]:
+    run = RunDir(run_dir)
+    for path in [run.data.turns(split)] + [run.eval(s, split).gold for s in stages]:
         if path.is_file():
             return read_turns(path)
     return []
@@ -419,15 +405,16 @@ def pick_samples(run_dir: Path, stages: list[str], splits: list[str], n: int,
                  seed: int) -> list[tuple[str, TurnSample, dict[str, dict[str, Any]]]]:
     """n seeded turns spread evenly over the splits (a small split's share goes to the others),
     each with every stage's output and scores."""
+    run = RunDir(run_dir)
     pools = []
     for split in splits:
         per_stage = {}
         for stage in stages:
-            folder = run_dir / "eval" / stage / split
-            outs = read_outputs(folder / "predictions.jsonl")
+            files = run.eval(stage, split)
+            outs = read_outputs(files.predictions)
             scores = {}
-            if (folder / "scores.json").is_file():
-                scores = json.loads((folder / "scores.json").read_text(encoding="utf-8")).get("samples", {})
+            if files.scores.is_file():
+                scores = json.loads(files.scores.read_text(encoding="utf-8")).get("samples", {})
             if outs:
                 per_stage[stage] = (outs, scores)
         gold = [s for s in gold_samples(run_dir, split, stages)
@@ -451,55 +438,15 @@ def pick_samples(run_dir: Path, stages: list[str], splits: list[str], n: int,
 
 # --------------------------------------------------------------------------- HTML
 
-CSS = """
-body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:0;color:#1f2933;background:#f5f7fa}
-main{max-width:1180px;margin:0 auto;padding:24px 28px 60px}
-h1{font-size:24px;margin:0 0 4px}
-h2{font-size:18px;margin:32px 0 10px;border-bottom:2px solid #e4e7eb;padding-bottom:4px}
-.sub{color:#616e7c;margin:0 0 18px;font-size:13px}
-table{border-collapse:collapse;font-size:13px;background:#fff}
-th,td{padding:5px 8px;border-bottom:1px solid #e4e7eb;text-align:right;white-space:nowrap}
-th{background:#f0f4f8;font-weight:600;white-space:normal;vertical-align:bottom;font-size:12px;min-width:56px}
-td.l,th.l{text-align:left}td.best{font-weight:700;color:#0b6e4f}
-tr.split-start td{border-top:2px solid #cbd2d9}
-.tablewrap{overflow-x:auto;border:1px solid #e4e7eb;border-radius:6px}
-figure{margin:14px 0;background:#fff;border:1px solid #e4e7eb;border-radius:6px;padding:10px}
-figure img{max-width:100%;height:auto;display:block;margin:0 auto}
-figcaption{color:#616e7c;font-size:12px;margin-top:6px}
-details.sample{background:#fff;border:1px solid #e4e7eb;border-radius:6px;margin:8px 0}
-details.sample>summary{cursor:pointer;padding:8px 12px;font-size:13px;display:flex;gap:8px;
-  align-items:center;flex-wrap:wrap}
-details.sample>summary::-webkit-details-marker{display:none}details.sample>summary{list-style:none}
-details.sample>summary::before{content:'\\25B8';color:#7b8794}details.sample[open]>summary::before{content:'\\25BE'}
-details.sample[open]>summary{border-bottom:1px solid #e4e7eb;background:#f8fafc}
-.body{padding:10px 14px;display:grid;grid-template-columns:minmax(0,1fr) minmax(0,1fr);gap:14px}
-.col h3{font-size:13px;margin:4px 0 6px;color:#3e4c59;text-transform:uppercase;letter-spacing:.04em}
-.msg{border-left:3px solid #cbd2d9;padding:4px 8px;margin:4px 0;background:#f8fafc;font-size:12.5px}
-.msg .role{font-size:11px;font-weight:700;color:#616e7c;text-transform:uppercase}
-.msg.user{border-color:#4c78a8}.msg.assistant{border-color:#54a24b}.msg.tool{border-color:#b279a2}
-pre{white-space:pre-wrap;word-break:break-word;margin:2px 0;font-size:12px;
-  font-family:ui-monospace,Menlo,Consolas,monospace}
-.think{background:#fff8e6;border-left:3px solid #f5b301;padding:4px 8px;margin:4px 0;font-size:12px;color:#5c4400}
-.stage{border:1px solid #e4e7eb;border-radius:6px;padding:6px 9px;margin:0 0 8px}
-.stage h4{margin:0 0 4px;font-size:13px;display:flex;justify-content:space-between}
-.badge{display:inline-block;font-size:11px;padding:1px 7px;border-radius:10px;background:#e4e7eb;color:#323f4b}
-.ok{background:#d7f5e3;color:#0b6e4f}.bad{background:#fde2e1;color:#a61b1b}
-.kind{background:#e0e8f9;color:#243b53}.snip{color:#7b8794;font-size:12px;overflow:hidden;text-overflow:ellipsis;white-space:nowrap;flex:1;min-width:0}.id{font-family:ui-monospace,monospace;font-weight:600}
-.comps{font-size:11.5px;color:#52606d;margin-top:4px}.comps span{margin-right:10px}
-.notes{font-size:13px;margin:10px 0 0 0;padding-left:20px}
-.problems{color:#a61b1b;font-size:11.5px;margin:3px 0 0 16px;padding:0}
-details.sys>summary{cursor:pointer;font-size:12px;color:#616e7c}
-@media (max-width:820px){.body{grid-template-columns:1fr}}
-"""
+# The page is templates/report.html.jinja (and its report.css), autoescaped: what follows turns
+# the run's figures into plain values for it, and never builds markup.
+TEMPLATES = jinja2.Environment(loader=jinja2.PackageLoader("thinkact.evaluate", "templates"), autoescape=True,
+                               trim_blocks=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined)
 
 
-def _e(text: Any) -> str:
-    return html.escape(str(text), quote=True)
-
-
-def _img(path: Path) -> str:
+def _figure(path: Path, caption: str) -> dict[str, str]:
     data = base64.b64encode(path.read_bytes()).decode("ascii")
-    return f'<img alt="{_e(path.stem)}" src="data:image/png;base64,{data}">'
+    return {"alt": path.stem, "src": f"data:image/png;base64,{data}", "caption": caption}
 
 
 def _calls_text(calls) -> str:
@@ -507,62 +454,45 @@ def _calls_text(calls) -> str:
     return "\n".join(f"{c.name}({json.dumps(c.arguments, ensure_ascii=False)})" for c in calls)
 
 
-def _message_html(m) -> str:
-    body = _calls_text(m.tool_calls) if m.tool_calls else m.content
-    role = m.role + (f" · {m.name}" if m.role == "tool" and m.name else "")
-    return f'<div class="msg {_e(m.role)}"><div class="role">{_e(role)}</div><pre>{_e(body)}</pre></div>'
+def _reward(value: Any) -> str | None:
+    return f"{value:.2f}" if isinstance(value, (int, float)) else None
 
 
-def _action_html(target: Target | None, raw: str) -> str:
+def _action(target: Target | None, raw: str) -> dict[str, Any]:
+    """An action as shown: its reasoning, what it is and its text; the raw text where it does not parse."""
     if target is None:
-        return f'<pre>{_e(raw) if raw.strip() else "(empty output)"}</pre>'
-    think = f'<div class="think"><pre>{_e(target.reasoning)}</pre></div>' if target.reasoning else ""
+        return {"raw": raw if raw.strip() else "(empty output)"}
     label, body = ("tool call", _calls_text(target.tool_calls)) if target.kind == "tool_call" else (
         "reply", target.content)
-    return think + f'<div class="msg assistant"><div class="role">{label}</div><pre>{_e(body)}</pre></div>'
+    return {"reasoning": target.reasoning, "label": label, "body": body}
 
 
-def _stage_html(stage: str, view: dict[str, Any]) -> str:
+def _stage_view(stage: str, view: dict[str, Any]) -> dict[str, Any]:
     parsed = grammar.parse(view["output"])
-    target = parsed.to_target()
-    correct = view.get("turn_correct")
-    badge = "" if correct is None else (
-        '<span class="badge ok">right</span>' if correct else '<span class="badge bad">wrong</span>')
-    reward = view.get("reward")
-    head = f'<h4><span>{_e(stage)}</span><span>{badge} ' + (
-        f'<span class="badge">reward {reward:.2f}</span>' if isinstance(reward, (int, float)) else "") + "</span></h4>"
     comps = view.get("components") or {}
-    comp_html = "".join(f"<span>{_e(k)} {'–' if v is None else f'{v:.2f}'}</span>" for k, v in comps.items())
-    problems = view.get("problems") or parsed.problems
-    prob_html = "".join(f"<li>{_e(p)}</li>" for p in problems)
-    prob_html = f'<ul class="problems">{prob_html}</ul>' if prob_html else ""
-    return (f'<div class="stage">{head}{_action_html(target, view["output"])}'
-            f'<div class="comps">{comp_html}</div>{prob_html}</div>')
+    return {"name": stage, "correct": view.get("turn_correct"), "reward": _reward(view.get("reward")),
+            "action": _action(parsed.to_target(), view["output"]),
+            "components": {k: "–" if v is None else f"{v:.2f}" for k, v in comps.items()},
+            "problems": view.get("problems") or parsed.problems}
 
 
-def _sample_html(split: str, sample: TurnSample, views: dict[str, dict[str, Any]]) -> str:
-    kind = "call" if sample.target.kind == "tool_call" else "reply"
-    badges = " ".join(
-        f'<span class="badge {"ok" if v.get("turn_correct") else "bad"}">{_e(st)}'
-        + (f' {v["reward"]:.2f}' if isinstance(v.get("reward"), (int, float)) else "") + "</span>"
-        for st, v in views.items())
+def _sample_view(split: str, sample: TurnSample, views: dict[str, dict[str, Any]]) -> dict[str, Any]:
     last = next((m.content for m in reversed(sample.context) if m.role == "user"), "")
-    snippet = last if len(last) <= 90 else last[:87] + "..."
-    summary = (f'<summary><span class="id">{_e(sample.id)}</span><span class="badge">{_e(split)}</span>'
-               f'<span class="badge kind">{kind}</span>{badges}<span class="snip">{_e(snippet)}</span></summary>')
     tools = ", ".join(t.get("name", t.get("function", {}).get("name", "?")) for t in sample.tools)
-    system = (f'<details class="sys"><summary>system prompt · tools: {_e(tools) or "none"}</summary>'
-              f'<pre>{_e(sample.system)}</pre></details>')
-    context = system + "".join(_message_html(m) for m in sample.context)
-    reference = _action_html(sample.target, "")
-    stages = "".join(_stage_html(st, v) for st, v in views.items())
-    return (f'<details class="sample">{summary}<div class="body">'
-            f'<div class="col"><h3>Context</h3>{context}</div>'
-            f'<div class="col"><h3>Reference</h3>{reference}<h3>Stage outputs</h3>{stages}</div>'
-            f"</div></details>")
+    return {
+        "id": sample.id, "split": split, "kind": "call" if sample.target.kind == "tool_call" else "reply",
+        "badges": [{"stage": st, "ok": bool(v.get("turn_correct")), "reward": _reward(v.get("reward"))}
+                   for st, v in views.items()],
+        "snippet": last if len(last) <= 90 else last[:87] + "...",
+        "tools": tools or "none", "system": sample.system,
+        "context": [{"role": m.role, "label": m.role + (f" · {m.name}" if m.role == "tool" and m.name else ""),
+                     "body": _calls_text(m.tool_calls) if m.tool_calls else m.content} for m in sample.context],
+        "reference": _action(sample.target, ""),
+        "stages": [_stage_view(st, v) for st, v in views.items()],
+    }
 
 
-def _table_html(table: dict[str, Any]) -> str:
+def _table_view(table: dict[str, Any]) -> dict[str, Any]:
     metrics = table["metrics"]
     # The best value of each metric on each split, bold where it stands out (not all tied).
     seen: dict[tuple[str, str], list[float]] = {}
@@ -571,21 +501,25 @@ def _table_html(table: dict[str, Any]) -> str:
             if r.get(m) is not None and m != "mean_reasoning_length":
                 seen.setdefault((r["split"], m), []).append(r[m])
     best = {k: max(vs) for k, vs in seen.items() if max(vs) > min(vs)}
-    head = ('<tr><th class="l">split</th><th class="l">stage</th>'
-            + "".join(f"<th>{_e(LABELS.get(m, m))}</th>" for m in metrics)
-            + "<th>turns</th><th>conv.</th><th>seeds</th></tr>")
-    body, last = [], None
+    rows, last = [], None
     for r in table["rows"]:
-        cls = ' class="split-start"' if last is not None and r["split"] != last else ""
+        rows.append({"split": r["split"], "stage": r["stage"], "split_start": last is not None and r["split"] != last,
+                     "cells": [{"text": _cell(m, r.get(m), r.get("ci", {}).get(m)),
+                                "best": r.get(m) is not None and best.get((r["split"], m)) == r.get(m)}
+                               for m in metrics],
+                     "sizes": ["" if r.get(k) is None else r[k] for k in ("n_samples", "n_conversations", "n_seeds")]})
         last = r["split"]
-        cells = "".join(
-            f'<td{" class=best" if r.get(m) is not None and best.get((r["split"], m)) == r.get(m) else ""}>'
-            f"{_e(_cell(m, r.get(m), r.get('ci', {}).get(m)))}</td>" for m in metrics)
-        sizes = "".join(f"<td>{_e('' if r.get(k) is None else r[k])}</td>"
-                        for k in ("n_samples", "n_conversations", "n_seeds"))
-        body.append(f'<tr{cls}><td class="l">{_e(r["split"])}</td><td class="l">{_e(r["stage"])}</td>'
-                    f"{cells}{sizes}</tr>")
-    return f'<div class="tablewrap"><table>{head}{"".join(body)}</table></div>'
+    return {"labels": [LABELS.get(m, m) for m in metrics], "rows": rows}
+
+
+def _ablation_view(ablation: dict[str, Any], plot: Path | None) -> dict[str, Any]:
+    from thinkact.evaluate.results import ablation_markdown
+
+    text = ablation_markdown(ablation)  # the table and its note, as ablate.md has them
+    lines = [l for l in text.splitlines() if l.startswith("|")]
+    cells = [[c.strip() for c in l.strip("|").split("|")] for l in lines]
+    return {"head": cells[0], "rows": cells[2:], "note": text.split("\n\n", 1)[-1].strip(),
+            "figure": _figure(plot, CAPTIONS["ablation.png"]) if plot else None}
 
 
 CAPTIONS = {
@@ -630,33 +564,23 @@ def headline(results: dict[str, Any]) -> list[str]:
 
 def render_html(run_dir: Path, table: dict[str, Any], plots: list[Path], samples,
                 results: dict[str, Any] | None = None, source: Path | None = None,
-                extra: str = "") -> str:
-    figures = "".join(f"<figure>{_img(p)}<figcaption>{_e(CAPTIONS.get(p.name, p.stem))}</figcaption></figure>"
-                      for p in plots)
-    browser = "".join(_sample_html(*s) for s in samples) or "<p>No predictions found.</p>"
+                ablation: dict[str, Any] | None = None, ablation_plot: Path | None = None) -> str:
+    """The page: the table, the findings, the plots (embedded), the ablation when there is one,
+    and the sample turns, filled into the template."""
     results = results or {}
-    notes = "".join(f"<li>{_e(line)}</li>" for line in headline(results))
-    notes = f'<ul class="notes">{notes}</ul>' if notes else ""
     boot = results.get("bootstrap") or {}
-    explain = ""
+    explain = None
     if any(r.get("ci") for r in table["rows"]):
-        explain = (f'<p class="sub">In brackets: {round(100 * boot.get("level", 0.95))}% bootstrap interval over '
-                   f'conversations ({boot.get("resamples", "")} resamples); with several seeds, each value is the '
-                   f"mean over the seeds and the interval that of the mean.</p>")
-    elsewhere = ""
+        explain = {"level": round(100 * boot.get("level", 0.95)), "resamples": boot.get("resamples", "")}
+    elsewhere = None
     if source is not None and source != run_dir:
-        elsewhere = (f'<p class="sub">Training curves and sample turns: {_e(source.name)}, one of the '
-                     f"{_e(len(results.get('seeds') or []))} seed runs.</p>")
-    return (f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
-            f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-            f"<title>thinkact report: {_e(run_dir.name)}</title><style>{CSS}</style></head><body><main>"
-            f"<h1>thinkact report</h1><p class=\"sub\">{_e(run_dir.resolve())}</p>"
-            f"<h2>Results by stage and split</h2>{explain}{_table_html(table)}{notes}"
-            f"<h2>Plots</h2>{elsewhere}{figures or '<p>No plots: no training logs or results.</p>'}{extra}"
-            f"<h2>Sample turns ({len(samples)})</h2>"
-            f"<p class=\"sub\">A seeded sample of evaluation turns: the context, the reference action and each "
-            f"stage's output with its reasoning, reward and reward components. Click a turn to open it.</p>"
-            f"{browser}</main></body></html>\n")
+        elsewhere = {"name": source.name, "seeds": len(results.get("seeds") or [])}
+    return TEMPLATES.get_template("report.html.jinja").render(
+        name=run_dir.name, path=str(run_dir.resolve()), bootstrap=explain, table=_table_view(table),
+        notes=headline(results), elsewhere=elsewhere,
+        figures=[_figure(p, CAPTIONS.get(p.name, p.stem)) for p in plots],
+        ablation=_ablation_view(ablation, ablation_plot) if ablation is not None else None,
+        samples=[_sample_view(*s) for s in samples])
 
 
 def build_report(run_dir: str | Path, out_dir: str | Path | None = None, *, n_samples: int = 30,
@@ -666,7 +590,7 @@ def build_report(run_dir: str | Path, out_dir: str | Path | None = None, *, n_sa
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise DataError("not a folder", file=run_dir)
-    out = Path(out_dir) if out_dir is not None else run_dir / "report"
+    out = Path(out_dir) if out_dir is not None else RunDir(run_dir).report
     results = {**read_results(run_dir), **grpo_summaries(run_dir)}
     out.mkdir(parents=True, exist_ok=True)  # only now: a folder that is not a run gets no report folder
     rows = results["rows"]
@@ -675,7 +599,7 @@ def build_report(run_dir: str | Path, out_dir: str | Path | None = None, *, n_sa
     write_atomic(out / "table.md", table_markdown(table) + table_note(table, results))
 
     source = source_run(run_dir)
-    logs = {s: read_log(source / "stages" / s / "train_log.jsonl") for s in STAGES[1:]}
+    logs = {s: read_log(RunDir(source).stage_log(s)) for s in STAGES[1:]}
     logs = {s: log for s, log in logs.items() if log}
     plots = []
     for name, ok in (("stage_comparison.png", lambda p: plot_stage_comparison(table, p)),
@@ -685,15 +609,16 @@ def build_report(run_dir: str | Path, out_dir: str | Path | None = None, *, n_sa
         if ok(out / name):
             plots.append(out / name)
 
-    stages = _ordered({r["stage"] for r in rows} | {p.name for p in (source / "eval").glob("*")
-                                                     if p.is_dir()}, STAGES)
+    stages = _ordered({r["stage"] for r in rows} | RunDir(source).evaluated_stages(), STAGES)
     splits = _ordered({r["split"] for r in rows}, SPLITS)
     samples = pick_samples(source, stages, splits, n_samples, seed)
-    extra = ""
-    ablation_file = run_dir / "ablate" / "ablate.json"  # thinkact ablate's default folder
+    ablation, ablation_plot = None, None
+    ablation_file = RunDir(run_dir).ablation.results  # thinkact ablate's default folder
     if ablation_file.is_file():
         ablation = json.loads(ablation_file.read_text(encoding="utf-8"))
-        plot = out / "ablation.png"
-        extra = ablation_html(ablation, plot if plot_ablation(ablation, plot) else None)
-    write_atomic(out / "report.html", render_html(run_dir, table, plots, samples, results, source, extra))
+        ablation_plot = out / "ablation.png"
+        if not plot_ablation(ablation, ablation_plot):
+            ablation_plot = None
+    write_atomic(out / "report.html", render_html(run_dir, table, plots, samples, results, source,
+                                                  ablation, ablation_plot))
     return out

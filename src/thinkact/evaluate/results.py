@@ -6,7 +6,8 @@ results.json: each evaluation's metrics (as scores.json has them), a 95% interva
 from a bootstrap over conversations (thinkact.evaluate.stats), the sample sizes, and paired
 comparisons of GRPO and the cold start against base SFT. `seed_results` does the same over the
 run folders of several training seeds (RUN_DIR/seed-<k>/): the mean over the seeds, the
-interval of that mean, each seed's values, and each seed's own rows.
+interval of that mean, each seed's values, and each seed's own rows. `grpo_summary` reads
+GRPO's start and end from its training log.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from thinkact.evaluate import stats
-from thinkact.schema import DataError
+from thinkact.rundir import EvalFiles, RunDir
+from thinkact.schema import DataError, read_log
 
 STAGE_ORDER = ("vanilla", "sft", "coldstart", "grpo")
 SPLIT_ORDER = ("test", "ood")
@@ -24,7 +26,7 @@ COMPARE = (("grpo", "sft"), ("coldstart", "sft"))
 # Stages whose model does not depend on the training seed: evaluated once in a multi-seed run.
 SEED_FREE = ("vanilla",)
 RECORD_KEYS = ("conversation_id", "kind", "decision_correct", "format_valid", "reasoning_words")
-# An ablation's (thinkact.train.ablate) rows for the run it starts from; no variant takes these names.
+# An ablation's (thinkact.ablate) rows for the run it starts from; no variant takes these names.
 REFERENCES = {"sft": "run/sft", "grpo": "run/grpo"}
 
 
@@ -32,10 +34,9 @@ def _order(names, preferred) -> list[str]:
     return [n for n in preferred if n in names] + sorted(set(names) - set(preferred))
 
 
-def evaluations(run_dir: Path) -> dict[tuple[str, str], Path]:
+def evaluations(run_dir: str | Path) -> dict[tuple[str, str], Path]:
     """(stage, split) -> eval folder with a scores.json, in stage then split order."""
-    found = {(p.parent.parent.name, p.parent.name): p.parent
-             for p in (run_dir / "eval").glob("*/*/scores.json")}
+    found = RunDir(run_dir).evaluations()
     stages = _order({k[0] for k in found}, STAGE_ORDER)
     splits = _order({k[1] for k in found}, SPLIT_ORDER)
     return {(st, sp): found[(st, sp)] for st in stages for sp in splits if (st, sp) in found}
@@ -45,7 +46,8 @@ def read_scores(folder: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """An evaluation's metrics and per-turn records. A scores.json written before per-turn
     records carried every field is rescored from its gold.jsonl and predictions.jsonl with the
     settings it was scored with (nothing is written)."""
-    path = folder / "scores.json"
+    files = EvalFiles.in_folder(folder)
+    path = files.scores
     try:
         scores = json.loads(path.read_text(encoding="utf-8"))
         metrics, samples = scores["metrics"], scores.get("samples") or {}
@@ -57,7 +59,7 @@ def read_scores(folder: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     from thinkact.rewards import RewardWeights
     from thinkact.scoring import score_files
 
-    gold, pred = folder / "gold.jsonl", folder / "predictions.jsonl"
+    gold, pred = files.gold, files.predictions
     if not (gold.is_file() and pred.is_file()):
         raise DataError("per-turn records lack conversation ids and there is no gold.jsonl and "
                         "predictions.jsonl beside it to rescore", file=path)
@@ -96,13 +98,7 @@ def run_results(run_dir: str | Path, splits: list[str] | None = None, *,
 
 def seed_runs(run_dir: str | Path) -> dict[int, Path]:
     """The seed run folders of a multi-seed run folder: seed -> RUN_DIR/seed-<seed>."""
-    runs = {}
-    for p in Path(run_dir).glob("seed-*"):
-        try:
-            runs[int(p.name[5:])] = p
-        except ValueError:
-            continue
-    return dict(sorted(runs.items()))
+    return {k: run.path for k, run in RunDir(run_dir).seeds().items()}
 
 
 def seed_results(run_dir: str | Path, runs: dict[int, Path] | None = None, splits: list[str] | None = None, *,
@@ -145,6 +141,33 @@ def seed_results(run_dir: str | Path, runs: dict[int, Path] | None = None, split
     return {"seeds": list(runs), "runs": {str(k): p.name for k, p in runs.items()}, "rows": rows,
             "comparisons": agg["comparisons"], "grpo_vs_sft_turn_accuracy": _gains(agg["comparisons"]),
             "bootstrap": agg["bootstrap"], "seed_rows": seed_rows}
+
+
+# --------------------------------------------------------------------------- training
+
+def _mean(xs: list[float]) -> float | None:
+    return sum(xs) / len(xs) if xs else None
+
+
+def grpo_summary(log_path: Path, window: int = 5) -> dict[str, Any]:
+    """Reward at the start and end of GRPO (mean of the first / last `window` logged steps,
+    fewer when there are fewer than two windows' worth, so the two never share a step), the
+    share of groups without learning signal, and reasoning length over training."""
+    rows = [r for r in read_log(log_path) if isinstance(r.get("reward"), (int, float))]
+    if not rows:
+        return {}
+
+    def ends(key: str) -> tuple[float | None, float | None, int]:
+        xs = [r[key] for r in rows if isinstance(r.get(key), (int, float))]
+        n = max(1, min(window, len(xs) // 2))
+        return _mean(xs[:n]), _mean(xs[-n:]), n
+
+    first, last, n = ends("reward")
+    think_first, think_last, _ = ends("reasoning_length")
+    return {"steps": rows[-1]["step"], "window": n, "reward_first": first, "reward_last": last,
+            "frac_reward_zero_std": _mean([r["frac_reward_zero_std"] for r in rows
+                                           if isinstance(r.get("frac_reward_zero_std"), (int, float))]),
+            "reasoning_length_first": think_first, "reasoning_length_last": think_last}
 
 
 # --------------------------------------------------------------------------- text

@@ -1,16 +1,20 @@
 """Evaluate a model on turn samples: generate one action per sample, write the predictions,
 score them with the same code as `thinkact score`.
 
-    evaluate_model(model_dir, samples, out_dir=Path("eval/sft/test"))
+    evaluate_model(model_dir, samples, out="eval/sft/test")
 
-writes `predictions.jsonl` ({"id", "output"} per sample) and `scores.json` (exactly what
-`thinkact score --gold <samples> --pred predictions.jsonl` writes) into `out_dir`, and returns
-the scores. The training pipeline calls it for each stage and split.
+writes `predictions.jsonl` ({"id", "output"} per sample), `gold.jsonl` (the samples scored) and
+`scores.json` (exactly what `thinkact score --gold gold.jsonl --pred predictions.jsonl` writes)
+into the folder, and returns the scores. The pipeline calls it for each stage and split.
+`out=EvalFiles.beside("runs/x.json")` writes the scores to runs/x.json and names the other files
+after it (runs/x.predictions.jsonl, ...), as `thinkact eval --out runs/x.json` does, so
+evaluations into one folder keep their own files.
 
-With an endpoint (the openai back-end) each prediction is appended to `predictions.jsonl` as
-it arrives, so a killed run loses nothing, and running the same evaluation again asks only for
-the samples not in it yet. Samples the endpoint gave no answer for are listed with the reason
-in `errors.jsonl`; they are scored as missing predictions and asked for again by the next run.
+With an endpoint (the openai back-end) each prediction is appended to the predictions file as it
+arrives, so a killed run loses nothing, and running the same evaluation again asks only for the
+samples not in it yet. Samples the endpoint gave no answer for are listed with the reason in the
+errors file (errors.jsonl); they are scored as missing predictions and asked for again by the
+next run.
 """
 
 from __future__ import annotations
@@ -25,13 +29,9 @@ from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                            TimeElapsedColumn, TimeRemainingColumn)
 
 from thinkact.evaluate.generation import OpenAIGenerator, make_generator
+from thinkact.rundir import EvalFiles
 from thinkact.schema import DataError, TurnSample, iter_jsonl_dicts, json_line, write_atomic, write_jsonl
 
-PREDICTIONS = "predictions.jsonl"
-ERRORS = "errors.jsonl"  # {"id", "error"}: samples an endpoint gave no answer for
-GOLD = "gold.jsonl"
-SCORES = "scores.json"
-GENERATION = "generation.json"  # timing: samples, seconds, samples/s
 # As schema writes files: a lone surrogate (an endpoint's JSON may escape one) written as its
 # JSON escape, which has a UTF-8 encoding.
 OPEN_TEXT = {"encoding": "utf-8", "errors": "backslashreplace"}
@@ -114,13 +114,13 @@ def read_finished(path: str | Path, samples: list[TurnSample], model: str) -> di
     return done
 
 
-def generate_resumable(generator: OpenAIGenerator, samples: list[TurnSample], out_dir: Path) -> dict[str, int]:
-    """Ask the endpoint for the samples not yet in `out_dir/predictions.jsonl`, appending each
-    prediction as it arrives (and each failure to errors.jsonl), then rewrite the file in the
+def generate_resumable(generator: OpenAIGenerator, samples: list[TurnSample], files: EvalFiles) -> dict[str, int]:
+    """Ask the endpoint for the samples not yet in the predictions file, appending each
+    prediction as it arrives (and each failure to the errors file), then rewrite the file in the
     samples' order. Returns counts: samples kept from before, requested, failed."""
-    pred, errors = out_dir / PREDICTIONS, out_dir / ERRORS
+    pred, errors = files.predictions, files.errors
     done = read_finished(pred, samples, generator.model)
-    out_dir.mkdir(parents=True, exist_ok=True)  # predictions are appended as they arrive
+    pred.parent.mkdir(parents=True, exist_ok=True)  # predictions are appended as they arrive
     kept = len(done)
     todo = [s for s in samples if s.id not in done]
     failed = 0
@@ -148,16 +148,16 @@ def generate_resumable(generator: OpenAIGenerator, samples: list[TurnSample], ou
     return {"kept": kept, "requested": len(todo), "failed": failed}
 
 
-def evaluate_model(model_or_path: Any, samples: list[TurnSample], *, out_dir: str | Path,
+def evaluate_model(model_or_path: Any, samples: list[TurnSample], *, out: str | Path | EvalFiles,
                    think: str = "optional", batch_size: int = 16, max_new_tokens: int = 256,
                    tokenizer: Any = None, backend: str = "hf", endpoint: str | None = None,
                    concurrency: int = 8, timeout: float = 300.0, attempts: int = 5,
-                   results_path: str | Path | None = None, generator: Any = None,
-                   weights: Any = None, answer_method: str = "f1", budget: int = 64,
-                   parse: str = "native") -> dict[str, Any]:
-    """Generate, write predictions and gold beside them, score; returns the scores dict
-    ({"metrics": {...}, "samples": {id: {...}}}), also written to `results_path`
-    (default `out_dir/scores.json`). Generation timing goes to `out_dir/generation.json`.
+                   generator: Any = None, weights: Any = None, answer_method: str = "f1",
+                   budget: int = 64, parse: str = "native") -> dict[str, Any]:
+    """Generate, write predictions and gold, score; returns the scores dict
+    ({"metrics": {...}, "samples": {id: {...}}}), also written to the scores file. `out`: a
+    folder (scores.json, predictions.jsonl, gold.jsonl, generation.json with the generation
+    timing in it) or the EvalFiles to write.
 
     `model_or_path` is a model folder, a loaded model (then pass `tokenizer`), or for the
     openai back-end the model name the endpoint serves (`concurrency`, `timeout` and
@@ -170,15 +170,16 @@ def evaluate_model(model_or_path: Any, samples: list[TurnSample], *, out_dir: st
 
     if not samples:
         raise ValueError("no turn samples to evaluate")
-    out_dir = Path(out_dir)  # created once there are outputs: a failed start leaves no empty folder
+    # Folders are created once there are outputs: a failed start leaves no empty folder.
+    files = out if isinstance(out, EvalFiles) else EvalFiles.in_folder(out)
     if generator is None:
         generator = make_generator(backend, model_or_path, tokenizer=tokenizer, endpoint=endpoint,
                                    batch_size=batch_size, max_new_tokens=max_new_tokens,
                                    concurrency=concurrency, timeout=timeout, attempts=attempts)
-    pred = out_dir / PREDICTIONS
+    pred = files.predictions
     start = time.perf_counter()
     if isinstance(generator, OpenAIGenerator):
-        counts = generate_resumable(generator, samples, out_dir)
+        counts = generate_resumable(generator, samples, files)
         generated = counts["requested"] - counts["failed"]
     else:
         counts = {}
@@ -187,14 +188,13 @@ def evaluate_model(model_or_path: Any, samples: list[TurnSample], *, out_dir: st
     seconds = time.perf_counter() - start
     # The exact samples scored, so `thinkact score --gold gold.jsonl --pred predictions.jsonl`
     # reproduces the numbers even for a subset of a larger file.
-    gold = out_dir / GOLD
+    gold = files.gold
     write_jsonl(gold, samples)
-    results_path = Path(results_path) if results_path is not None else out_dir / SCORES
-    scores = score_files(gold, pred, out=results_path, think=think, weights=weights,
+    scores = score_files(gold, pred, out=files.scores, think=think, weights=weights,
                          answer_method=answer_method, budget=budget, parse=parse,
                          tokenizer=getattr(generator, "tokenizer", None))
     timing = {"samples": len(samples), "seconds": round(seconds, 3), "backend": backend,
               "samples_per_s": round(generated / max(seconds, 1e-9), 3), **counts,
               **generation_timing(generator)}
-    write_atomic(out_dir / GENERATION, json.dumps(timing, indent=2) + "\n")
+    write_atomic(files.generation, json.dumps(timing, indent=2) + "\n")
     return scores

@@ -248,7 +248,7 @@ class PipelineConfig(_Strict):
     eval: EvalSettings = Field(default_factory=EvalSettings)
     # Training seeds: one complete run per seed (RUN_DIR/seed-<k>/), every stage's `seed` set
     # to k, data and evaluation identical, then results aggregated over the seeds with
-    # intervals (thinkact.train.seeds). None: one run with the stages' own seeds.
+    # intervals (thinkact.seeds). None: one run with the stages' own seeds.
     seeds: list[int] | None = None
 
     @model_validator(mode="after")

@@ -19,15 +19,10 @@ from typing import Any, Callable
 
 from transformers import PrinterCallback
 
+from thinkact.rundir import CONFIG, LOG, MODEL, stage_done, tmp_beside
 from thinkact.schema import DataError, write_atomic
 from thinkact.train.callbacks import JsonlLogger, RichProgress, trim_log
 from thinkact.train.config import StageConfig, dump_config
-
-MODEL, CONFIG, LOG = "model", "config.yaml", "train_log.jsonl"
-
-
-def is_done(out: str | Path) -> bool:
-    return (Path(out) / MODEL / CONFIG).is_file()
 
 
 def last_checkpoint(folder: str | Path) -> tuple[str | None, int]:
@@ -82,7 +77,7 @@ def run_stage(cfg: StageConfig, build_trainer: Callable[[StageConfig, str], Any]
     if overwrite and out.exists() and main:
         shutil.rmtree(out)
     check_resumable(cfg)
-    if is_done(out):
+    if stage_done(out):
         return out / MODEL
     text = dump_config(cfg)
     ckpt, step = last_checkpoint(out)
@@ -107,7 +102,7 @@ def run_stage(cfg: StageConfig, build_trainer: Callable[[StageConfig, str], Any]
 
 def save_trained(trainer: Any, final: Path, config_text: str) -> Path:
     """Save the trained model as a plain HF folder (LoRA merged in), atomically."""
-    tmp = final.with_name(final.name + ".tmp")
+    tmp = tmp_beside(final)
     if trainer.accelerator.is_main_process:
         shutil.rmtree(tmp, ignore_errors=True)
     model = trainer.accelerator.unwrap_model(trainer.model)

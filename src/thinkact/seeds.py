@@ -2,7 +2,7 @@
 one complete run per seed, then the results over the seeds with bootstrap intervals.
 
     RUN_DIR/run_config.yaml         the resolved config, seeds included (a rerun with another is refused)
-    RUN_DIR/seed-<k>/               a complete pipeline run folder (thinkact.train.pipeline) whose
+    RUN_DIR/seed-<k>/               a complete pipeline run folder (thinkact.pipeline) whose
                                     stages are all seeded k; resumable on its own, reportable on its own
     RUN_DIR/results.json            rows over the seeds: each metric's mean, the 95% bootstrap
                                     interval over conversations of that mean, each seed's value and
@@ -24,26 +24,20 @@ from typing import Any
 
 from rich.console import Console
 
+from thinkact.rundir import RunDir
 from thinkact.train.config import PipelineConfig
 
 
-def seed_dir(out: Path, seed: int) -> Path:
-    return out / f"seed-{seed}"
-
-
-def collect_seed_results(out: Path, seeds: list[int], splits: list[str] | None = None) -> dict[str, Any]:
+def collect_seed_results(out: str | Path, seeds: list[int], splits: list[str] | None = None) -> dict[str, Any]:
     """What RUN_DIR/results.json holds, from the seeds' run folders."""
-    from thinkact.evaluate.results import seed_results
-    from thinkact.train.pipeline import grpo_summary
+    from thinkact.evaluate.results import grpo_summary, seed_results
+    from thinkact.pipeline import read_timings
 
-    runs = {k: seed_dir(out, k) for k in seeds if seed_dir(out, k).is_dir()}
-    results = seed_results(out, runs, splits)
-    timings = {}
-    for k, path in runs.items():
-        if (path / "timings.json").is_file():
-            timings.update({f"{path.name}/{step}": t
-                            for step, t in json.loads((path / "timings.json").read_text()).items()})
-    grpo = {str(k): grpo_summary(path / "stages" / "grpo" / "train_log.jsonl") for k, path in runs.items()}
+    runs = {k: RunDir(out).seed(k) for k in seeds}
+    runs = {k: run for k, run in runs.items() if run.path.is_dir()}
+    results = seed_results(out, {k: run.path for k, run in runs.items()}, splits)
+    timings = {f"{run.path.name}/{step}": t for run in runs.values() for step, t in read_timings(run).items()}
+    grpo = {str(k): grpo_summary(run.stage_log("grpo")) for k, run in runs.items()}
     return {**results, "grpo_per_seed": {k: g for k, g in grpo.items() if g}, "timings": timings}
 
 
@@ -51,23 +45,24 @@ def run_seeds(cfg: PipelineConfig, out: str | Path, *, overwrite: bool = False, 
               console: Console | None = None) -> dict[str, Any]:
     """Run (or resume) one pipeline per seed of `cfg.seeds` into RUN_DIR/seed-<k>/, then write
     the results over the seeds; returns what RUN_DIR/results.json holds."""
+    from thinkact.pipeline import open_run, print_summary, run_pipeline, write_results
     from thinkact.schema import write_atomic
-    from thinkact.train.pipeline import open_run, print_summary, run_pipeline, write_results
 
     if not cfg.seeds:
         raise ValueError("run_seeds needs a config with seeds")
     console = console or Console()
-    out = Path(out)
-    open_run(cfg, out, overwrite)
+    run = RunDir(out)
+    open_run(cfg, run.path, overwrite)
     first = None
     for k in cfg.seeds:
-        console.rule(f"seed {k} ({cfg.seeds.index(k) + 1} of {len(cfg.seeds)}) -> {seed_dir(out, k)}")
-        run_pipeline(cfg.for_seed(k), seed_dir(out, k), dry_run=dry_run, console=console, share_from=first)
-        first = first or seed_dir(out, k)
+        folder = run.seed(k).path
+        console.rule(f"seed {k} ({cfg.seeds.index(k) + 1} of {len(cfg.seeds)}) -> {folder}")
+        run_pipeline(cfg.for_seed(k), folder, dry_run=dry_run, console=console, share_from=first)
+        first = first or folder
 
-    results = collect_seed_results(out, cfg.seeds, list(cfg.eval.splits))
-    write_results(out, results)
-    write_atomic(out / "timings.json", json.dumps(results["timings"], indent=2) + "\n")
+    results = collect_seed_results(run.path, cfg.seeds, list(cfg.eval.splits))
+    write_results(run.path, results)
+    write_atomic(run.timings, json.dumps(results["timings"], indent=2) + "\n")
     console.rule(f"summary over seeds {', '.join(map(str, cfg.seeds))}")
-    print_summary(console, out, results)
+    print_summary(console, run.path, results)
     return results

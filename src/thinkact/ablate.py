@@ -13,11 +13,10 @@ any file a user writes):
 Everything else (steps, seed, data, evaluation) is the run's own, so a variant differs from the
 run's GRPO only where its overlay says.
 
-    ABLATE_DIR/<variant>/grpo/                 the variant's GRPO stage (resumable, see train.stage)
-    ABLATE_DIR/eval/<variant>/<split>/         predictions.jsonl, scores.json
-    ABLATE_DIR/ablate.json, ablate.md          per variant and split: metrics with 95% bootstrap
-                                               intervals over conversations, and turn accuracy
-                                               paired against the run's GRPO and base SFT
+Into an ablation folder (thinkact.rundir.AblationDir; default RUN_DIR/ablate/): each variant's
+GRPO stage (resumable, see train.stage), its evaluation on every split, and the table
+(ablate.json, ablate.md): per variant and split, metrics with 95% bootstrap intervals over
+conversations, and turn accuracy paired against the run's GRPO and base SFT.
 
 Each variant is kept once finished; a killed ablation resumes where it stopped; a variant
 whose overlay changed is refused (the stage's rule) unless `overwrite`.
@@ -37,10 +36,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from rich.console import Console
 
 from thinkact.evaluate.results import REFERENCES, ablation_markdown
+from thinkact.pipeline import eval_subset, evaluate_stage, open_run, read_timings
+from thinkact.rundir import AblationDir, RunDir
 from thinkact.schema import DataError, read_turns, write_atomic
 from thinkact.train.config import (GRPOSettings, PipelineConfig, StageConfig, _validation_error,
                                    merge_config)
-from thinkact.train.pipeline import eval_subset, evaluate_stage, open_run
 
 DEFAULT_VARIANTS = ("full", "other-seed", "no-format", "no-decision", "no-tool", "no-answer", "no-efficiency",
                     "tool-x2", "answer-x2", "binary", "no-think", "no-coldstart")
@@ -106,32 +106,28 @@ def variant_settings(cfg: PipelineConfig, variant: Variant) -> GRPOSettings:
         raise DataError(f"variant '{variant.name}': {err['msg']}", field=f"grpo.{where}" if where else None) from None
 
 
-def _start_model(run: Path, start: str) -> Path:
-    model = run / "stages" / start / "model"
-    if not (model / "config.yaml").is_file():
+def _start_model(run: RunDir, start: str) -> Path:
+    if not run.stage_done(start):
         raise DataError(f"the run has no finished {start} model; finish the pipeline first "
-                        "(thinkact pipeline --out RUN_DIR resumes it)", file=model)
-    return model
+                        "(thinkact pipeline --out RUN_DIR resumes it)", file=run.stage_model(start))
+    return run.stage_model(start)
 
 
-def read_run(run: Path) -> PipelineConfig:
-    saved = run / "run_config.yaml"
+def read_run(run: RunDir) -> PipelineConfig:
+    saved = run.config
     if not saved.is_file():
-        if any(run.glob("seed-*/run_config.yaml")):
-            raise DataError("a run of several seeds: ablate one of them (RUN_DIR/seed-<k>)", file=run)
-        raise DataError("not a pipeline run folder (no run_config.yaml)", file=run)
+        if any(r.config.is_file() for r in run.seeds().values()):
+            raise DataError("a run of several seeds: ablate one of them (RUN_DIR/seed-<k>)", file=run.path)
+        raise DataError(f"not a pipeline run folder (no {saved.name})", file=run.path)
     try:
         return PipelineConfig.model_validate(yaml.safe_load(saved.read_text(encoding="utf-8")) or {})
     except ValidationError as exc:
         raise _validation_error(exc, PipelineConfig, saved, saved.read_text(encoding="utf-8")) from None
 
 
-def seconds_per_variant(run: Path) -> float | None:
+def seconds_per_variant(run: RunDir) -> float | None:
     """What one variant should take: the run's own GRPO training and its evaluation."""
-    path = run / "timings.json"
-    if not path.is_file():
-        return None
-    times = json.loads(path.read_text())
+    times = read_timings(run)
     per = sum(v for k, v in times.items() if k == "train/grpo" or k.startswith("eval/grpo/"))
     return per or None
 
@@ -153,9 +149,9 @@ def run_ablation(run: str | Path, variants: list[str] | None = None, out: str | 
     from thinkact.train.stage import quiet_libraries, train_stage
 
     console = console or Console()
-    run = Path(run)
+    run = RunDir(run)
     cfg = read_run(run)
-    out = Path(out) if out is not None else run / "ablate"
+    out = AblationDir(out) if out is not None else run.ablation
     chosen = [load_variant(v) for v in (variants or DEFAULT_VARIANTS)]
     names = [v.name for v in chosen]
     if len(set(names)) != len(names):
@@ -164,14 +160,14 @@ def run_ablation(run: str | Path, variants: list[str] | None = None, out: str | 
     starts = {v.name: _start_model(run, v.start) for v in chosen}
     quiet_libraries()
     # The ablation folder records the run it came from; another run's ablation is refused.
-    open_run(cfg, out, overwrite=False)
-    splits = {s: eval_subset(read_turns(run / "data" / f"turns_{s}.jsonl"), cfg.eval.max_samples, cfg.data.seed)
-              for s in cfg.eval.splits if (run / "data" / f"turns_{s}.jsonl").is_file()}
+    open_run(cfg, out.path, overwrite=False)
+    splits = {s: eval_subset(read_turns(run.data.turns(s)), cfg.eval.max_samples, cfg.data.seed)
+              for s in cfg.eval.splits if run.data.turns(s).is_file()}
 
     per_variant = seconds_per_variant(run)
-    console.print(f"{len(chosen)} GRPO variants of {run}: about "
+    console.print(f"{len(chosen)} GRPO variants of {run.path}: about "
                   f"{per_variant * len(chosen) / 60:.0f} min (the run's GRPO and its evaluation took "
-                  f"{per_variant:.0f} s)" if per_variant else f"{len(chosen)} GRPO variants of {run}",
+                  f"{per_variant:.0f} s)" if per_variant else f"{len(chosen)} GRPO variants of {run.path}",
                   highlight=False)
     start_time = time.perf_counter()
     for i, v in enumerate(chosen):
@@ -179,22 +175,21 @@ def run_ablation(run: str | Path, variants: list[str] | None = None, out: str | 
         if i and per_variant:  # once variants have run, their own pace is the better guess
             left = (time.perf_counter() - start_time) / i * (len(chosen) - i)
         _progress(console, i, len(chosen), f"{v.name}: {v.description}", left)
-        folder = out / v.name
         if overwrite:
-            shutil.rmtree(folder, ignore_errors=True)
-            shutil.rmtree(out / "eval" / v.name, ignore_errors=True)
-        sc = StageConfig(stage="grpo", model=str(starts[v.name]), data=str(run / "data" / "turns_train.jsonl"),
-                         out=str(folder / "grpo"), train=resolved[v.name])
+            shutil.rmtree(out.variant(v.name), ignore_errors=True)
+            shutil.rmtree(out.eval_dir(v.name), ignore_errors=True)
+        sc = StageConfig(stage="grpo", model=str(starts[v.name]), data=str(run.data.turns("train")),
+                         out=str(out.variant_stage(v.name)), train=resolved[v.name])
         model = train_stage(sc, console=console)
         think = "required" if resolved[v.name].think else "off"
-        evaluate_stage(cfg, v.name, str(model), splits, out, think=think)
-        write_atomic(folder / "variant.yaml", yaml.safe_dump(
+        evaluate_stage(cfg, v.name, str(model), splits, out.path, think=think)
+        write_atomic(out.variant_file(v.name), yaml.safe_dump(
             {"name": v.name, "description": v.description, "start": v.start,
              "grpo": resolved[v.name].model_dump(mode="json")}, sort_keys=False))
-    shutil.rmtree(out / ".tmp", ignore_errors=True)
-    results = ablation_results(run, out, chosen)
-    write_atomic(out / "ablate.json", json.dumps(results, indent=2) + "\n")
-    write_atomic(out / "ablate.md", ablation_markdown(results))
+    shutil.rmtree(out.tmp, ignore_errors=True)
+    results = ablation_results(run.path, out.path, chosen)
+    write_atomic(out.results, json.dumps(results, indent=2) + "\n")
+    write_atomic(out.results_md, ablation_markdown(results))
     console.rule("ablation")
     console.print(ablation_markdown(results), markup=False, highlight=False)
     return results
@@ -203,7 +198,8 @@ def run_ablation(run: str | Path, variants: list[str] | None = None, out: str | 
 # --------------------------------------------------------------------------- results
 
 
-def ablation_results(run: Path, out: Path, variants: list[Variant], *, seed: int = 0) -> dict[str, Any]:
+def ablation_results(run: str | Path, out: str | Path, variants: list[Variant], *,
+                     seed: int = 0) -> dict[str, Any]:
     """Rows for the run's SFT and GRPO and every variant evaluated so far (metrics with
     intervals), and each variant's turn accuracy paired against the run's GRPO and SFT."""
     from thinkact.evaluate import stats
@@ -211,10 +207,10 @@ def ablation_results(run: Path, out: Path, variants: list[Variant], *, seed: int
 
     # Variants finished earlier in this folder (another --variants list) stay in the table.
     chosen = {v.name for v in variants}
-    for saved in sorted(out.glob("*/variant.yaml")):
-        if saved.parent.name not in chosen:
+    for name, saved in AblationDir(out).finished_variants().items():
+        if name not in chosen:
             meta = yaml.safe_load(saved.read_text(encoding="utf-8")) or {}
-            variants = [*variants, Variant(name=saved.parent.name, description=meta.get("description", ""),
+            variants = [*variants, Variant(name=name, description=meta.get("description", ""),
                                            start=meta.get("start", "coldstart"))]
     found = {(REFERENCES[st], sp): f for (st, sp), f in evaluations(run).items() if st in REFERENCES}
     found.update({k: f for k, f in evaluations(out).items() if k[0] in {v.name for v in variants}})

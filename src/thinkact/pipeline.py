@@ -1,12 +1,9 @@
 """`thinkact pipeline`: data, three training stages, evaluation of every stage, results table.
 
-    RUN_DIR/run_config.yaml                    the resolved config (a rerun with another is refused)
-    RUN_DIR/data/                              conversations per split, turn samples, cold-start set
-    RUN_DIR/stages/{sft,coldstart,grpo}/       see thinkact.train.stage
-    RUN_DIR/eval/<stage>/<split>/              predictions.jsonl, scores.json (stage: vanilla too)
-    RUN_DIR/results.json, results.md           the table: stage x split, core metrics, each with a 95%
-                                               bootstrap interval over conversations (evaluate.results)
-    RUN_DIR/timings.json                       wall seconds of each step
+Into a run folder (thinkact.rundir has its layout): the resolved config, the data, a folder per
+training stage (thinkact.train.stage), an evaluation of every stage (vanilla too) on every split,
+results.json and results.md (stage x split, core metrics, each with a 95% bootstrap interval over
+conversations: evaluate.results), and the wall seconds of each step in timings.json.
 
 Resumable: every step's output is a file or folder that appears complete or not at all (written
 beside, then renamed), so a run killed at any moment and started again with the same arguments
@@ -26,8 +23,8 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
-from thinkact.schema import (DataError, TurnSample, read_conversations, read_log, read_turns, write_atomic,
-                             write_jsonl)
+from thinkact.rundir import DataDir, RunDir, tmp_beside
+from thinkact.schema import DataError, TurnSample, read_conversations, read_turns, write_atomic, write_jsonl
 from thinkact.train.config import PipelineConfig, STAGES, dump_config, stage_config
 
 EVAL_STAGES = ("vanilla", *STAGES)
@@ -35,8 +32,6 @@ EVAL_STAGES = ("vanilla", *STAGES)
 # must; the vanilla model is free to do either.
 THINK = {"vanilla": "optional", "sft": "off", "coldstart": "required", "grpo": "required"}
 SPLITS = ("train", "test", "ood")
-HEADLINE = ("turn_accuracy", "decision_accuracy", "exact_call_accuracy", "reply_similarity",
-            "format_validity", "mean_reward", "mean_reasoning_length")
 
 
 # --------------------------------------------------------------------------- run folder
@@ -51,9 +46,10 @@ def _diff(old: Any, new: Any, prefix: str = "") -> list[str]:
     return [] if old == new else [f"{prefix[:-1]}: {old!r} -> {new!r}"]
 
 
-def open_run(cfg: PipelineConfig, out: Path, overwrite: bool) -> None:
+def open_run(cfg: PipelineConfig, out: str | Path, overwrite: bool) -> None:
     """Start a run folder, or check that an existing one was started with this config."""
-    saved = out / "run_config.yaml"
+    out = Path(out)
+    saved = RunDir(out).config
     if overwrite and out.exists():
         shutil.rmtree(out)
     if saved.is_file():
@@ -73,24 +69,27 @@ def open_run(cfg: PipelineConfig, out: Path, overwrite: bool) -> None:
     write_atomic(saved, dump_config(cfg))
 
 
-def _record_time(out: Path, step: str, seconds: float) -> None:
-    path = out / "timings.json"
-    times = json.loads(path.read_text()) if path.is_file() else {}
+def read_timings(run: RunDir) -> dict[str, float]:
+    return json.loads(run.timings.read_text()) if run.timings.is_file() else {}
+
+
+def _record_time(run: RunDir, step: str, seconds: float) -> None:
+    times = read_timings(run)
     times[step] = round(seconds, 1)
-    write_atomic(path, json.dumps(times, indent=2) + "\n")
+    write_atomic(run.timings, json.dumps(times, indent=2) + "\n")
 
 
 # --------------------------------------------------------------------------- data
 
 
-def _bench(cfg: PipelineConfig, tmp: Path) -> None:
+def _bench(cfg: PipelineConfig, tmp: DataDir) -> None:
     from thinkact.bench.generator import generate
 
-    generate(tmp, seed=cfg.data.seed, sizes=dict(cfg.data.sizes), coldstart=cfg.data.coldstart_size,
+    generate(tmp.path, seed=cfg.data.seed, sizes=dict(cfg.data.sizes), coldstart=cfg.data.coldstart_size,
              reasoning_style=cfg.data.coldstart_reasoning)
 
 
-def _apigen_mt(cfg: PipelineConfig, tmp: Path) -> None:
+def _apigen_mt(cfg: PipelineConfig, tmp: DataDir) -> None:
     """APIGen-MT-5k from the hub, split by conversation; the bundled benchmark's held-out
     procedures serve as the ood split; the cold start is the training turns with reasoning
     (the data's `think` tool calls)."""
@@ -101,48 +100,49 @@ def _apigen_mt(cfg: PipelineConfig, tmp: Path) -> None:
     rng = random.Random(cfg.data.seed)
     rng.shuffle(convs)
     n_test = max(1, int(len(convs) * cfg.data.test_fraction))
-    write_jsonl(tmp / "test.jsonl", convs[:n_test])
-    write_jsonl(tmp / "train.jsonl", convs[n_test:])
+    write_jsonl(tmp.conversations("test"), convs[:n_test])
+    write_jsonl(tmp.conversations("train"), convs[n_test:])
     thought = [t for t in make_turns(convs[n_test:]) if t.target.reasoning]
     if not thought:
         raise DataError("no training turn carries reasoning: no cold-start set", file="hub")
-    write_jsonl(tmp / "coldstart.jsonl", rng.sample(thought, min(cfg.data.coldstart_size, len(thought))))
-    bench = tmp / "bench"
+    write_jsonl(tmp.coldstart, rng.sample(thought, min(cfg.data.coldstart_size, len(thought))))
+    bench = DataDir(tmp.path / "bench")
     _bench(cfg, bench)
-    shutil.copy(bench / "ood.jsonl", tmp / "ood.jsonl")
-    shutil.rmtree(bench)
+    shutil.copy(bench.conversations("ood"), tmp.conversations("ood"))
+    shutil.rmtree(bench.path)
 
 
-def _files(cfg: PipelineConfig, tmp: Path) -> None:
+def _files(cfg: PipelineConfig, tmp: DataDir) -> None:
     """The user's files, copied so the run folder holds everything it was made from."""
     for split in ("train", "test", "ood", "coldstart"):
         src = getattr(cfg.data, split)
         if src:
             if not Path(src).is_file():
                 raise DataError("no such file", file=src, field=f"data.{split}")
-            shutil.copy(src, tmp / f"{split}.jsonl")
+            shutil.copy(src, tmp.coldstart if split == "coldstart" else tmp.conversations(split))
 
 
-def prepare_data(cfg: PipelineConfig, data_dir: Path) -> dict[str, Path]:
+def prepare_data(cfg: PipelineConfig, data_dir: str | Path) -> dict[str, Path]:
     """Conversations per split, their turn samples, and the cold-start set, in `data_dir`.
     Training turns lose their reasoning: base SFT and GRPO learn from actions only."""
     from thinkact.data.turns import make_turns
 
-    if not data_dir.is_dir():
-        tmp = data_dir.with_name(data_dir.name + ".tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
+    data = DataDir(data_dir)
+    if not data.path.is_dir():
+        tmp = DataDir(tmp_beside(data.path))
+        shutil.rmtree(tmp.path, ignore_errors=True)
+        tmp.path.mkdir(parents=True)
         {"bench": _bench, "apigen-mt": _apigen_mt, "files": _files}[cfg.data.source](cfg, tmp)
         for split in SPLITS:
-            if (tmp / f"{split}.jsonl").is_file():
-                convs = read_conversations(tmp / f"{split}.jsonl")
-                write_jsonl(tmp / f"turns_{split}.jsonl", make_turns(convs, keep_reasoning=False))
-        cold = read_turns(tmp / "coldstart.jsonl")
+            if tmp.conversations(split).is_file():
+                convs = read_conversations(tmp.conversations(split))
+                write_jsonl(tmp.turns(split), make_turns(convs, keep_reasoning=False))
+        cold = read_turns(tmp.coldstart)
         if not any(t.target.reasoning for t in cold):
-            raise DataError("no cold-start sample carries reasoning", file=tmp / "coldstart.jsonl")
-        tmp.rename(data_dir)
-    files = {f"turns_{s}": data_dir / f"turns_{s}.jsonl" for s in SPLITS}
-    files["coldstart"] = data_dir / "coldstart.jsonl"
+            raise DataError("no cold-start sample carries reasoning", file=tmp.coldstart)
+        tmp.path.rename(data.path)
+    files = {f"turns_{s}": data.turns(s) for s in SPLITS}
+    files["coldstart"] = data.coldstart
     return {k: p for k, p in files.items() if p.is_file()}
 
 
@@ -158,88 +158,64 @@ def eval_subset(samples: list[TurnSample], n: int | None, seed: int) -> list[Tur
 
 
 def evaluate_stage(cfg: PipelineConfig, stage: str, model_path: str, splits: dict[str, list[TurnSample]],
-                   out: Path, chat_template: str | None = None, think: str | None = None) -> None:
-    """Evaluate one model on every split it has not been evaluated on yet, into
-    out/eval/<stage>/<split>/; `think`: the think rule it is scored with (default: the stage's)."""
-    from thinkact.evaluate.runner import SCORES, evaluate_model
+                   out: str | Path, chat_template: str | None = None, think: str | None = None) -> None:
+    """Evaluate one model on every split it has not been evaluated on yet, into the run folder
+    `out` (eval/<stage>/<split>/); `think`: the think rule it is scored with (default: the stage's)."""
+    from thinkact.evaluate.runner import evaluate_model
     from thinkact.models import load_for_inference
 
-    todo = [s for s in splits if not (out / "eval" / stage / s / SCORES).is_file()]
+    run = RunDir(out)
+    todo = [s for s in splits if not run.eval(stage, s).scores.is_file()]
     if not todo:
         return
     model, tok = load_for_inference(model_path, chat_template)
     r = cfg.grpo.reward
     for split in todo:
-        final = out / "eval" / stage / split
-        tmp = out / ".tmp" / stage / split  # outside eval/: only finished results appear there
+        final, tmp = run.eval_dir(stage, split), run.eval_tmp(stage, split)
         shutil.rmtree(tmp, ignore_errors=True)
         start = time.perf_counter()
-        evaluate_model(model, splits[split], out_dir=tmp, tokenizer=tok, think=think or THINK[stage],
+        evaluate_model(model, splits[split], out=tmp, tokenizer=tok, think=think or THINK[stage],
                        batch_size=cfg.eval.batch_size, max_new_tokens=cfg.eval.max_new_tokens,
                        weights=r.weights, answer_method=r.answer_method, budget=r.budget,
                        parse="strict")  # trained models are held to the grammar their rewards read
         shutil.rmtree(final, ignore_errors=True)
         final.parent.mkdir(parents=True, exist_ok=True)
         tmp.rename(final)
-        _record_time(out, f"eval/{stage}/{split}", time.perf_counter() - start)
+        _record_time(run, f"eval/{stage}/{split}", time.perf_counter() - start)
 
 
 # --------------------------------------------------------------------------- results
 
 
-def _mean(xs: list[float]) -> float | None:
-    return sum(xs) / len(xs) if xs else None
-
-
-def grpo_summary(log_path: Path, window: int = 5) -> dict[str, Any]:
-    """Reward at the start and end of GRPO (mean of the first / last `window` logged steps,
-    fewer when there are fewer than two windows' worth, so the two never share a step), the
-    share of groups without learning signal, and reasoning length over training."""
-    rows = [r for r in read_log(log_path) if isinstance(r.get("reward"), (int, float))]
-    if not rows:
-        return {}
-
-    def ends(key: str) -> tuple[float | None, float | None, int]:
-        xs = [r[key] for r in rows if isinstance(r.get(key), (int, float))]
-        n = max(1, min(window, len(xs) // 2))
-        return _mean(xs[:n]), _mean(xs[-n:]), n
-
-    first, last, n = ends("reward")
-    think_first, think_last, _ = ends("reasoning_length")
-    return {"steps": rows[-1]["step"], "window": n, "reward_first": first, "reward_last": last,
-            "frac_reward_zero_std": _mean([r["frac_reward_zero_std"] for r in rows
-                                           if isinstance(r.get("frac_reward_zero_std"), (int, float))]),
-            "reasoning_length_first": think_first, "reasoning_length_last": think_last}
-
-
-def collect_results(out: Path, splits: list[str]) -> dict[str, Any]:
+def collect_results(out: str | Path, splits: list[str]) -> dict[str, Any]:
     """The run's rows (each evaluation's metrics with 95% bootstrap intervals over conversations
     and its sample sizes), GRPO against base SFT with a paired interval, GRPO's training
     summary and the timings."""
-    from thinkact.evaluate.results import run_results
+    from thinkact.evaluate.results import grpo_summary, run_results
 
-    results = run_results(out, splits)
-    timings = json.loads((out / "timings.json").read_text()) if (out / "timings.json").is_file() else {}
-    return {**results, "grpo": grpo_summary(out / "stages" / "grpo" / "train_log.jsonl"), "timings": timings}
+    run = RunDir(out)
+    results = run_results(run.path, splits)
+    return {**results, "grpo": grpo_summary(run.stage_log("grpo")), "timings": read_timings(run)}
 
 
-def write_results(out: Path, results: dict[str, Any]) -> None:
+def write_results(out: str | Path, results: dict[str, Any]) -> None:
     from thinkact.evaluate.report import build_table, table_markdown, table_note
 
-    write_atomic(out / "results.json", json.dumps(results, indent=2) + "\n")
+    run = RunDir(out)
+    write_atomic(run.results, json.dumps(results, indent=2) + "\n")
     table = build_table(results["rows"])
     md = table_markdown(table) + table_note(table, results) if results["rows"] else "(no results)\n"
-    write_atomic(out / "results.md", md)
+    write_atomic(run.results_md, md)
 
 
-def print_summary(console: Console, out: Path, results: dict[str, Any]) -> None:
+def print_summary(console: Console, out: str | Path, results: dict[str, Any]) -> None:
     from thinkact.evaluate.results import comparison_line, fmt_interval
 
     by = {(r["stage"], r["split"]): r for r in results["rows"]}
     splits = [s for s in ("test", "ood") if any(k[1] == s for k in by)]
     columns = [("turn_accuracy", "turn acc.", 3), ("mean_reward", "reward", 3),
                ("mean_reasoning_length", "think", 1)]
-    table = Table(title=f"{out / 'results.md'} (95% bootstrap intervals over conversations; think: "
+    table = Table(title=f"{RunDir(out).results_md} (95% bootstrap intervals over conversations; think: "
                         "reasoning words)", title_justify="left")
     table.add_column("split", no_wrap=True)
     table.add_column("stage", no_wrap=True)
@@ -279,10 +255,8 @@ def print_summary(console: Console, out: Path, results: dict[str, Any]) -> None:
 
 # --------------------------------------------------------------------------- dry run
 
-DRY_RUN_MODEL = "dry-run-model"
 
-
-def dry_run_config(cfg: PipelineConfig, out: Path) -> PipelineConfig:
+def dry_run_config(cfg: PipelineConfig, out: str | Path) -> PipelineConfig:
     """The same pipeline, shrunk to run anywhere in a minute: a tiny random model built in the
     run folder, a little of the bundled data instead of a hub download, two steps per stage, a
     few evaluation samples. Every setting that is not a size is kept, so the stage configs, TRL
@@ -296,7 +270,7 @@ def dry_run_config(cfg: PipelineConfig, out: Path) -> PipelineConfig:
     data = cfg.data.model_copy(update={"source": "bench", "sizes": {"train": 16, "test": 8, "ood": 8},
                                        "coldstart_size": 16})
     return cfg.model_copy(update={
-        "model": cfg.model.model_copy(update={"name": str(out / DRY_RUN_MODEL), "chat_template": None}),
+        "model": cfg.model.model_copy(update={"name": str(RunDir(out).dry_run_model), "chat_template": None}),
         "data": data,
         "sft": shrink(cfg.sft, batch_size=4), "coldstart": shrink(cfg.coldstart, batch_size=4),
         "grpo": shrink(g, batch_size=groups, num_generations=groups, max_completion_length=16,
@@ -305,34 +279,35 @@ def dry_run_config(cfg: PipelineConfig, out: Path) -> PipelineConfig:
     })
 
 
-def build_dry_run_model(out: Path, files: dict[str, Path]) -> None:
+def build_dry_run_model(out: str | Path, files: dict[str, Path]) -> None:
     """A tiny random Qwen3 with a tokenizer fitted to the run's own data."""
     from thinkact.models import build_tiny_model
     from thinkact.pretrain.tokenizer import train_tokenizer
 
-    if (out / DRY_RUN_MODEL / "config.json").is_file():
+    folder = RunDir(out).dry_run_model
+    if (folder / "config.json").is_file():
         return
     texts = [m.content for t in read_turns(files["turns_train"])[:2000] for m in t.context] + \
             [json.dumps(t.tools) for t in read_turns(files["turns_train"])[:50]]
-    build_tiny_model(out / DRY_RUN_MODEL, train_tokenizer(texts, vocab_size=512))
+    build_tiny_model(folder, train_tokenizer(texts, vocab_size=512))
 
 
 # --------------------------------------------------------------------------- the pipeline
 
 
-# What a run of another training seed can take from a finished one instead of redoing it: the
-# data (the same seed and sizes), the vanilla model's evaluation (no training, so no seed), and
-# the dry run's tiny base model.
-SHARED = ("data", "eval/vanilla", DRY_RUN_MODEL)
+def shared(run: RunDir) -> list[Path]:
+    """What a run of another training seed can take from a finished one instead of redoing it:
+    the data (the same seed and sizes), the vanilla model's evaluation (no training, so no seed),
+    and the dry run's tiny base model."""
+    return [run.data.path, run.eval_dir("vanilla"), run.dry_run_model]
 
 
-def share_outputs(source: Path, out: Path) -> None:
+def share_outputs(source: str | Path, out: str | Path) -> None:
     """Copy the seed-independent outputs of run folder `source` into run folder `out` where
     `out` lacks them (each copied beside, then renamed, so it appears whole or not at all)."""
-    for rel in SHARED:
-        src, dst = source / rel, out / rel
+    for src, dst in zip(shared(RunDir(source)), shared(RunDir(out))):
         if src.is_dir() and not dst.exists():
-            tmp = dst.with_name(dst.name + ".tmp")
+            tmp = tmp_beside(dst)
             shutil.rmtree(tmp, ignore_errors=True)
             shutil.copytree(src, tmp)
             tmp.rename(dst)
@@ -341,7 +316,7 @@ def share_outputs(source: Path, out: Path) -> None:
 def run_pipeline(cfg: PipelineConfig, out: str | Path, *, overwrite: bool = False, dry_run: bool = False,
                  console: Console | None = None, share_from: str | Path | None = None) -> dict[str, Any]:
     """Run (or resume) the whole pipeline into `out`; returns what results.json holds. A config
-    with `seeds` runs once per seed (thinkact.train.seeds). `share_from`: a run folder of the
+    with `seeds` runs once per seed (thinkact.seeds). `share_from`: a run folder of the
     same config but another training seed, whose data and vanilla evaluation are copied rather
     than redone."""
     from thinkact.models import resolve_model
@@ -349,8 +324,9 @@ def run_pipeline(cfg: PipelineConfig, out: str | Path, *, overwrite: bool = Fals
 
     console = console or Console()
     out = Path(out)
+    run = RunDir(out)
     if cfg.seeds is not None:
-        from thinkact.train.seeds import run_seeds
+        from thinkact.seeds import run_seeds
 
         return run_seeds(cfg, out, overwrite=overwrite, dry_run=dry_run, console=console)
     if dry_run:
@@ -362,10 +338,10 @@ def run_pipeline(cfg: PipelineConfig, out: str | Path, *, overwrite: bool = Fals
 
     console.rule("data")
     start = time.perf_counter()
-    had_data = (out / "data").is_dir()
-    files = prepare_data(cfg, out / "data")
+    had_data = run.data.path.is_dir()
+    files = prepare_data(cfg, run.data.path)
     if not had_data:
-        _record_time(out, "data", time.perf_counter() - start)
+        _record_time(run, "data", time.perf_counter() - start)
     if dry_run:
         build_dry_run_model(out, files)
     splits = {s: eval_subset(read_turns(files[f"turns_{s}"]), cfg.eval.max_samples, cfg.data.seed)
@@ -379,18 +355,18 @@ def run_pipeline(cfg: PipelineConfig, out: str | Path, *, overwrite: bool = Fals
     for stage in STAGES:
         console.rule(stage)
         draws = stage == "coldstart" and (cfg.coldstart.mix or cfg.coldstart.replay)  # from the training turns
-        sc = stage_config(cfg, stage, model=model, data=str(data[stage]), out=str(out / "stages" / stage),
+        sc = stage_config(cfg, stage, model=model, data=str(data[stage]), out=str(run.stage(stage)),
                           chat_template=cfg.model.chat_template if stage == "sft" else None,
                           mix_data=str(files["turns_train"]) if draws else None)
-        done = (out / "stages" / stage / "model" / "config.yaml").is_file()
+        done = run.stage_done(stage)
         start = time.perf_counter()
         model_dir = train_stage(sc, console=console)
         if not done:
-            _record_time(out, f"train/{stage}", time.perf_counter() - start)
+            _record_time(run, f"train/{stage}", time.perf_counter() - start)
         evaluate_stage(cfg, stage, str(model_dir), splits, out)
         model = str(model_dir)
 
-    shutil.rmtree(out / ".tmp", ignore_errors=True)
+    shutil.rmtree(run.tmp, ignore_errors=True)
     results = collect_results(out, list(splits))
     write_results(out, results)
     console.rule("summary")
