@@ -245,6 +245,23 @@ def test_trl_keys_reach_the_trl_config_over_thinkacts_defaults(tmp_path, monkeyp
         g.with_trl(temprature=0.5)
 
 
+def test_check_runs_trls_own_checks(tmp_path):
+    from typer.testing import CliRunner
+
+    from thinkact.cli import app
+
+    # each key is a GRPOConfig field, but TRL takes one of the two
+    p = write(tmp_path, "stage: grpo\nmodel: m\ndata: d\nout: o\ntrain:\n  think: true\n  trl:\n"
+                        "    generation_batch_size: 16\n    steps_per_generation: 2\n")
+    r = CliRunner().invoke(app, ["train", "grpo", "-c", str(p), "--check"])
+    assert r.exit_code == 1
+    assert r.output.startswith(f"error: {p}, line 7, field 'train.trl': trl.GRPOConfig refuses these settings: "
+                               "'generation_batch_size' and 'steps_per_generation' can not be both configured")
+    p = write(tmp_path, "stage: sft\nmodel: m\ndata: d\nout: o\ntrain:\n  trl: {adam_beta2: 0.99}\n")
+    r = CliRunner().invoke(app, ["train", "sft", "-c", str(p), "--check"])
+    assert r.exit_code == 0 and "adam_beta2: 0.99" in r.output
+
+
 def test_warmup_share_is_that_share_of_the_steps(tmp_path):
     from transformers import TrainingArguments
 

@@ -368,8 +368,8 @@ def _train(stage: str, config: Path | None, preset: str | None, run: Path | None
     from rich.console import Console
 
     from thinkact.schema import DataError
-    from thinkact.train.config import (dump_config, load_pipeline_config, load_stage_config, missing_inputs,
-                                       pipeline_stage_config)
+    from thinkact.train.config import (check_with_trl, dump_config, load_pipeline_config, load_stage_config,
+                                       missing_inputs, pipeline_stage_config)
     from thinkact.train.stage import train_stage
 
     console = Console(soft_wrap=True)
@@ -386,6 +386,7 @@ def _train(stage: str, config: Path | None, preset: str | None, run: Path | None
             cfg = load_stage_config(config, stage)
             source = str(config)
         if check:
+            check_with_trl(cfg, config)
             console.print(f"{source}: valid {stage} config\n" + dump_config(cfg), markup=False, highlight=False)
             # Valid is not ready: name the inputs training would stop on (a stage reads files
             # that an earlier stage or the pipeline's data step writes).
@@ -406,7 +407,8 @@ _RUN = typer.Option(None, "--run", help="With --preset: the pipeline run folder 
 _SEED = typer.Option(None, "--seed", help="With --preset: which of the preset's training seeds (a preset with "
                      "`seeds` runs RUN/seed-<k>/ per seed).")
 _OVERWRITE = typer.Option(False, "--overwrite", help="Start over, deleting the stage folder (default: resume).")
-_CHECK = typer.Option(False, "--check", help="Only validate the config and print it resolved.")
+_CHECK = typer.Option(False, "--check", help="Only validate the config (TRL's own checks included) and print it "
+                      "resolved.")
 
 
 @train_app.command("sft")

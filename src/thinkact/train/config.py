@@ -552,6 +552,32 @@ def missing_inputs(cfg: StageConfig, path: str | Path | None = None) -> list[Dat
     return found
 
 
+def check_with_trl(cfg: StageConfig, path: str | Path | None = None) -> None:
+    """Build the TRL config the stage's trainer would get, so that TRL's own checks (keys that
+    exclude each other, values it refuses) run before any model loads; a refusal is located at
+    `train.trl` of the config file at `path` (if the config came from a file)."""
+    if cfg.stage == "grpo":
+        from thinkact.train.grpo import grpo_args, reward_funcs
+
+        def build() -> Any:
+            return grpo_args(cfg.train, cfg.out, reward_funcs(cfg.train)[1])
+    else:
+        from trl import SFTConfig
+
+        from thinkact.train.sft import sft_kwargs
+
+        def build() -> Any:
+            return SFTConfig(**sft_kwargs(cfg.train, cfg.out))
+    try:
+        build()
+    except DataError:
+        raise
+    except ValueError as exc:
+        line = _yaml_line(Path(path).read_text(encoding="utf-8"), ("train", "trl")) if path is not None else None
+        raise DataError(f"trl.{cfg.train.TRL_CONFIG} refuses these settings: {exc}", file=path, line=line,
+                        field="train.trl") from None
+
+
 def preset_names() -> list[str]:
     return sorted(p.name[:-5] for p in (resources.files("thinkact") / "recipes").iterdir() if p.name.endswith(".yaml"))
 
