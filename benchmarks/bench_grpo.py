@@ -101,13 +101,15 @@ def build_bare(model_dir: str, template: str, data: str, out: str, g, steps: int
     dataset = Dataset.from_list([{"prompt": build_prompt(tok, s), "target": s.target.model_dump_json(exclude_none=True),
                                   "tools": json.dumps(s.tools)} for s in read_turns(data)])
     funcs, weights = make_trl_reward_funcs(g.reward.weights, think="required", budget=g.reward.budget)
+    t = g.trl_value
     config = GRPOConfig(
-        output_dir=out, learning_rate=g.learning_rate, max_steps=steps, per_device_train_batch_size=g.batch_size,
-        num_generations=g.num_generations, max_completion_length=g.max_completion_length,
-        mask_truncated_completions=g.mask_truncated_completions, reward_weights=weights, beta=g.beta,
-        loss_type=g.loss_type, temperature=g.temperature, top_p=g.top_p, seed=g.seed, data_seed=g.seed,
-        lr_scheduler_type="cosine", logging_steps=1, save_strategy="no", report_to="none", use_cpu=True,
-        bf16=False, fp16=False, activation_checkpointing=False, disable_tqdm=True)
+        output_dir=out, learning_rate=t("learning_rate"), max_steps=steps,
+        per_device_train_batch_size=t("per_device_train_batch_size"), num_generations=t("num_generations"),
+        max_completion_length=t("max_completion_length"), mask_truncated_completions=t("mask_truncated_completions"),
+        reward_weights=weights, beta=t("beta"), loss_type=t("loss_type"), temperature=t("temperature"),
+        top_p=t("top_p"), seed=g.seed, data_seed=g.seed, lr_scheduler_type=t("lr_scheduler_type"), logging_steps=1,
+        save_strategy="no", report_to="none", use_cpu=True, bf16=False, fp16=False, activation_checkpointing=False,
+        disable_tqdm=True)
     return GRPOTrainer(model=model, reward_funcs=funcs, args=config, train_dataset=dataset, processing_class=tok)
 
 
@@ -116,7 +118,7 @@ def build_thinkact(model_dir: str, template: str, data: str, out: str, g, steps:
     from thinkact.train.grpo import build_grpo_trainer
 
     cfg = StageConfig(stage="grpo", model=model_dir, chat_template=template, data=data, out=out,
-                      train=g.model_copy(update={"max_steps": steps, "logging_steps": 1, "save_steps": 10**6}))
+                      train=g.with_trl(max_steps=steps, logging_steps=1, save_steps=10**6))
     return build_grpo_trainer(cfg, out)
 
 
@@ -144,9 +146,10 @@ def child(args) -> None:
     steps = clock["steps"][1:]  # the first step pays for warm-up
     logs = [r for r in trainer.state.log_history if "completions/mean_length" in r][1:]
     mean = {k: round(sum(s[k] for s in steps) / len(steps), 3) for k in steps[0]}
+    batch = g.trl_value("per_device_train_batch_size")
     print(json.dumps({
-        "runner": args.runner, "steps_timed": len(steps), "completions_per_step": g.batch_size,
-        "seconds_per_step": mean["total"], "completions_per_s": round(g.batch_size / mean["total"], 3),
+        "runner": args.runner, "steps_timed": len(steps), "completions_per_step": batch,
+        "seconds_per_step": mean["total"], "completions_per_s": round(batch / mean["total"], 3),
         "seconds_per_step_by_phase": mean,
         "mean_completion_length": round(sum(r["completions/mean_length"] for r in logs) / len(logs), 1),
         "skipped_groups_per_step": (round(sum(r.get("skipped_groups", 0) for r in logs) / len(logs), 2)

@@ -70,13 +70,14 @@ def bench_sft(model: str, template: str | None, data: Path, work: Path, settings
     """The preset's SFT settings (its epochs, or `max_steps`) on `data`, the first step left out."""
     clock = Clock()
     cfg = StageConfig(stage="sft", model=model, chat_template=template, data=str(data), out=str(work / "sft"),
-                      train=settings.model_copy(update={"logging_steps": 1, "save_steps": 10**6}))
+                      train=settings.with_trl(logging_steps=1, save_steps=10**6))
     with mock.patch("thinkact.train.sft.causal_mask_only", lambda model: None) if keep_mask else nullcontext():
         train_stage(cfg, overwrite=True, callbacks=(clock,))
     (t0, n0), (t1, n1) = clock.tokens[1], clock.tokens[-1]
     turns = sum(1 for line in data.read_text().splitlines() if line.strip())
     elapsed = clock.ends[-1] - clock.ends[0]
-    return {"steps": len(clock.ends), "batch": settings.batch_size, "merge_turns": settings.merge_turns,
+    return {"steps": len(clock.ends), "batch": settings.trl_value("per_device_train_batch_size"),
+            "merge_turns": settings.merge_turns,
             "group_by_length": settings.group_by_length, "padding_mask": keep_mask,
             "tokens_per_s": round((n1 - n0) / (t1 - t0), 1),
             "turns_per_s": round(turns * (clock.epochs[-1] - clock.epochs[0]) / elapsed, 2),
@@ -86,19 +87,21 @@ def bench_sft(model: str, template: str | None, data: Path, work: Path, settings
 def bench_grpo(model: str, template: str | None, data: Path, work: Path, steps: int, g: GRPOSettings) -> dict:
     clock = Clock()
     cfg = StageConfig(stage="grpo", model=model, chat_template=template, data=str(data), out=str(work / "grpo"),
-                      train=g.model_copy(update={"max_steps": steps, "save_steps": 10**6, "logging_steps": 1}))
+                      train=g.with_trl(max_steps=steps, save_steps=10**6, logging_steps=1))
     train_stage(cfg, overwrite=True, callbacks=(clock,))
     seconds = (clock.ends[-1] - clock.ends[0]) / (len(clock.ends) - 1)
-    return {"runner": "thinkact", "steps": steps, "completions_per_step": g.batch_size,
-            "seconds_per_step": round(seconds, 3), "completions_per_s": round(g.batch_size / seconds, 3)}
+    batch = g.trl_value("per_device_train_batch_size")
+    return {"runner": "thinkact", "steps": steps, "completions_per_step": batch,
+            "seconds_per_step": round(seconds, 3), "completions_per_s": round(batch / seconds, 3)}
 
 
 def bench_bare(model: str, template: str | None, data: Path, steps: int, g: GRPOSettings, work: Path) -> dict:
+    t = g.trl_value
     cmd = [sys.executable, str(HERE / "bare_trl_grpo.py"), "--model", model, "--data", str(data),
-           "--steps", str(steps), "--batch", str(g.batch_size), "--generations", str(g.num_generations),
-           "--max-completion-length", str(g.max_completion_length), "--lr", str(g.learning_rate),
-           "--seed", str(g.seed), "--beta", str(g.beta), "--loss-type", g.loss_type,
-           "--temperature", str(g.temperature), "--budget", str(g.reward.budget),
+           "--steps", str(steps), "--batch", str(t("per_device_train_batch_size")),
+           "--generations", str(t("num_generations")), "--max-completion-length", str(t("max_completion_length")),
+           "--lr", str(t("learning_rate")), "--seed", str(g.seed), "--beta", str(t("beta")),
+           "--loss-type", t("loss_type"), "--temperature", str(t("temperature")), "--budget", str(g.reward.budget),
            "--weights", g.reward.weights.model_dump_json()]
     if template:
         path = work / "template.jinja"
@@ -127,11 +130,12 @@ def main() -> None:
         work = Path(tmp)
         data = make_data(work / "data", args.seed)
         # the preset's SFT settings; its padding mask kept; batches of 8; one row per turn; random batches too
-        s = preset.sft.model_copy(update={"max_steps": args.sft_steps, "seed": args.seed})
-        variants = [({}, False), ({}, True), ({"batch_size": 8}, False), ({"merge_turns": False}, False),
-                    ({"merge_turns": False, "group_by_length": False}, False)]
-        sft = [bench_sft(model, template, data, work, s.model_copy(update=v), keep_mask=keep)
-               for v, keep in variants]
+        s = preset.sft.with_trl(max_steps=args.sft_steps).model_copy(update={"seed": args.seed})
+        # (thinkact settings, TRL keys, padding mask kept)
+        variants = [({}, {}, False), ({}, {}, True), ({}, {"per_device_train_batch_size": 8}, False),
+                    ({"merge_turns": False}, {}, False), ({"merge_turns": False, "group_by_length": False}, {}, False)]
+        sft = [bench_sft(model, template, data, work, s.with_trl(**trl).model_copy(update=own), keep_mask=keep)
+               for own, trl, keep in variants]
         if args.skip_grpo:
             print(json.dumps({"model": model, "preset": args.preset, "sft": sft}, indent=2))
             return
@@ -141,11 +145,12 @@ def main() -> None:
             bare.append(bench_bare(model, template, data, args.grpo_steps, g, work))
     best_ours = min(r["seconds_per_step"] for r in ours)
     best_bare = min(r["seconds_per_step"] for r in bare)
+    batch = g.trl_value("per_device_train_batch_size")
     print(json.dumps({
         "model": model, "preset": args.preset, "sft": sft,
         "grpo": {"thinkact": ours, "bare_trl": bare,
-                 "thinkact_completions_per_s": round(g.batch_size / best_ours, 3),
-                 "bare_trl_completions_per_s": round(g.batch_size / best_bare, 3),
+                 "thinkact_completions_per_s": round(batch / best_ours, 3),
+                 "bare_trl_completions_per_s": round(batch / best_bare, 3),
                  "thinkact_slowdown": round(best_ours / best_bare - 1, 4)},
     }, indent=2))
 

@@ -55,6 +55,15 @@ def test_every_shipped_variant_is_a_default_and_scaling_follows_the_runs_weights
     bad.write_text("description: x\ngrpo:\n  reward: {wieghts: {tool: 0}}\n")
     with pytest.raises(DataError, match="wieghts"):
         variant_settings(cfg, load_variant(str(bad)))
+    # an overlay's TRL keys are merged into the run's, key by key, and checked as a config's are
+    hotter = tmp_path / "hotter.yaml"
+    hotter.write_text("description: x\ngrpo:\n  trl: {temperature: 1.2, top_k: 20}\n")
+    settings = variant_settings(cfg, load_variant(str(hotter)))
+    assert settings.trl == {**cfg.grpo.trl, "temperature": 1.2, "top_k": 20}
+    hotter.write_text("description: x\ngrpo:\n  trl: {temprature: 1.2}\n")
+    with pytest.raises(DataError, match="variant 'hotter': unknown key 'temprature'.*'temperature'") as err:
+        variant_settings(cfg, load_variant(str(hotter)))
+    assert err.value.field == "grpo.trl.temprature"
     typo = tmp_path / "typo.yaml"
     typo.write_text("description: x\nstart: coldstart\nscale: {tool: 2}\n")
     with pytest.raises(DataError, match=r"typo\.yaml.*line 3.*unknown key"):

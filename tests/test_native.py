@@ -119,6 +119,27 @@ def test_reader_uses_the_tokenizers_template_with_the_prompt(tiny_model_dir):
     assert read.form == "template" and read.parsed.tool_calls == [GET]
 
 
+def test_scoring_a_file_with_the_tokenizers_template(tiny_model_dir, tmp_path):
+    """The template's parser reads an output after its prompt, so the gold file is read as whole
+    samples there (scoring otherwise reads only what the scores need)."""
+    from conftest import make_samples
+
+    from thinkact.models import load_tokenizer
+    from thinkact.schema import write_jsonl
+    from thinkact.scoring import score_files
+
+    qwen_template()
+    tok = load_tokenizer(str(tiny_model_dir), "qwen2_5", grammar_tags=False)
+    samples = make_samples(3)
+    gold, pred = tmp_path / "gold.jsonl", tmp_path / "pred.jsonl"
+    write_jsonl(gold, samples)
+    pred.write_text("".join(json.dumps({"id": s.id, "output": f"Sure.\n<tool_call>\n{BODY}\n</tool_call>"}) + "\n"
+                            for s in samples), encoding="utf-8")
+    result = score_files(gold, pred, tokenizer=tok)
+    assert result["settings"]["template_parser"]
+    assert {r["form"] for r in result["samples"].values()} == {"template"}
+
+
 def test_native_scoring_counts_the_grammar_in_format_and_the_content_in_the_rest(tmp_path):
     from conftest import make_samples
 

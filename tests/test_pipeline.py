@@ -10,9 +10,10 @@ import sys
 import time
 
 import pytest
+import yaml
 
 from thinkact.schema import DataError
-from thinkact.train.config import dump_config, load_pipeline_config
+from thinkact.train.config import StageConfig, dump_config, load_pipeline_config, pipeline_stage_config
 from thinkact.pipeline import run_pipeline
 
 pytestmark = pytest.mark.slow
@@ -52,8 +53,12 @@ def test_killed_pipeline_resumes_and_loses_no_work(tmp_path, tiny_model_dir):
         (s, p) for s in ("vanilla", "sft", "coldstart", "grpo") for p in ("test", "ood")}
     assert all("turn_accuracy" in r["metrics"] for r in results["rows"])
     assert "| grpo |" in (out / "results.md").read_text()
+    # each stage ran the stage config `thinkact train <stage> --preset tiny --run OUT` would
+    cfg = load_pipeline_config(preset="tiny")
+    cfg = cfg.model_copy(update={"model": cfg.model.model_copy(update={"name": str(tiny_model_dir)})})
     for stage in ("sft", "coldstart", "grpo"):
-        assert (out / "stages" / stage / "model" / "config.yaml").is_file()
+        saved = yaml.safe_load((out / "stages" / stage / "model" / "config.yaml").read_text())
+        assert StageConfig.model_validate(saved) == pipeline_stage_config(cfg, stage, out), stage
     grpo_log = [json.loads(l) for l in (out / "stages" / "grpo" / "train_log.jsonl").read_text().splitlines()]
     assert any("rewards/decision/mean" in r for r in grpo_log)
     assert results["grpo"]["steps"] == 2 and results["grpo"]["reward_first"] is not None
@@ -71,9 +76,9 @@ def test_changed_config_is_refused(tmp_path):
     out = tmp_path / "run"
     out.mkdir()
     cfg = load_pipeline_config(preset="tiny")
-    changed = cfg.model_copy(update={"sft": cfg.sft.model_copy(update={"max_steps": 99})})
+    changed = cfg.model_copy(update={"sft": cfg.sft.with_trl(max_steps=99)})
     (out / "run_config.yaml").write_text(dump_config(changed))
-    with pytest.raises(DataError, match=r"another config \(sft.max_steps: 99 -> 4\)"):
+    with pytest.raises(DataError, match=r"another config \(sft.trl.max_steps: 99 -> 4\)"):
         run_pipeline(cfg, out)
     (tmp_path / "other").mkdir()
     (tmp_path / "other" / "notes.txt").write_text("mine")
@@ -119,14 +124,16 @@ def test_seeds_run_one_folder_each_sharing_data_and_vanilla(tmp_path, tiny_model
     and the vanilla evaluation made once, results over both seeds with intervals."""
     cfg = load_pipeline_config(preset="tiny")
     cfg = cfg.model_copy(update={"seeds": [0, 1], "model": cfg.model.model_copy(update={"name": str(tiny_model_dir)}),
-                                 "sft": cfg.sft.model_copy(update={"max_steps": 2}),
+                                 "sft": cfg.sft.with_trl(max_steps=2),
                                  "eval": cfg.eval.model_copy(update={"splits": ["test"]})})
     out = tmp_path / "run"
     results = run_pipeline(cfg, out)
     one, two = out / "seed-0", out / "seed-1"
     for run in (one, two):
         assert (run / "results.json").is_file() and (run / "stages" / "grpo" / "model" / "config.yaml").is_file()
-    assert "seed: 1" in (two / "stages" / "grpo" / "model" / "config.yaml").read_text()
+    saved = yaml.safe_load((two / "stages" / "grpo" / "model" / "config.yaml").read_text())
+    assert saved["train"]["seed"] == 1
+    assert StageConfig.model_validate(saved) == pipeline_stage_config(cfg, "grpo", out, seed=1)
     assert (two / "data" / "turns_test.jsonl").read_bytes() == (one / "data" / "turns_test.jsonl").read_bytes()
     assert (two / "eval" / "vanilla" / "test" / "scores.json").read_bytes() == \
         (one / "eval" / "vanilla" / "test" / "scores.json").read_bytes()

@@ -292,7 +292,8 @@ def test_config_switch_picks_the_trainer(tiny_model_dir, turn_files, tmp_path):
 
     def build(**kw):
         cfg = StageConfig(stage="grpo", model=str(tiny_model_dir), data=str(turn_files["train"]), out=str(tmp_path),
-                          train=GRPOSettings(max_steps=1, batch_size=4, num_generations=4, **kw))
+                          train=GRPOSettings(**kw, trl={"max_steps": 1, "per_device_train_batch_size": 4,
+                                                        "num_generations": 4}))
         return build_grpo_trainer(cfg, str(tmp_path / "out"))
 
     assert GRPOSettings().shared_prefix is True

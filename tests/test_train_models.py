@@ -88,7 +88,7 @@ def test_a_wrong_model_is_one_line_from_each_command(wrong, tmp_path, turn_files
         expected = f"error: not a model folder (no config.json): {folder}"
     config = tmp_path / "sft.yaml"
     config.write_text(yaml.safe_dump({"stage": "sft", "model": str(folder), "data": str(turn_files["train"]),
-                                      "out": str(tmp_path / "stage"), "train": {"max_steps": 1}}))
+                                      "out": str(tmp_path / "stage"), "train": {"trl": {"max_steps": 1}}}))
     eval_args = ["--data", str(turn_files["train"]), "--out", str(tmp_path / "s.json")]
     for args in (["eval", "--model", str(folder), *eval_args],
                  ["train", "sft", "--config", str(config)],

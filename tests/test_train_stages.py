@@ -23,23 +23,24 @@ def log_rows(stage_dir):
     return [json.loads(line) for line in (stage_dir / "train_log.jsonl").read_text().splitlines()]
 
 
+# two steps of four samples, each step logged
+SHORT = {"max_steps": 2, "per_device_train_batch_size": 4, "logging_steps": 1}
+
+
 def test_three_stages_chain_and_log(tmp_path, tiny_model_dir, turn_files):
     sft = train_stage(StageConfig(stage="sft", model=str(tiny_model_dir), data=str(turn_files["train"]),
-                                  out=str(tmp_path / "sft"),
-                                  train=SFTSettings(max_steps=2, batch_size=4, logging_steps=1)))
+                                  out=str(tmp_path / "sft"), train=SFTSettings(trl=SHORT)))
     cold = train_stage(StageConfig(stage="coldstart", model=str(sft), data=str(turn_files["coldstart"]),
-                                   out=str(tmp_path / "coldstart"),
-                                   train=ColdstartSettings(max_steps=2, batch_size=4, logging_steps=1)))
+                                   out=str(tmp_path / "coldstart"), train=ColdstartSettings(trl=SHORT)))
     grpo = train_stage(StageConfig(stage="grpo", model=str(cold), data=str(turn_files["train"]),
                                    out=str(tmp_path / "grpo"),
-                                   train=GRPOSettings(max_steps=2, batch_size=4, num_generations=4,
-                                                      max_completion_length=12, logging_steps=1,
-                                                      learning_rate=1e-4)))
+                                   train=GRPOSettings(trl={**SHORT, "num_generations": 4, "max_completion_length": 12,
+                                                           "learning_rate": 1e-4})))
     for stage, model in (("sft", sft), ("coldstart", cold), ("grpo", grpo)):
         assert model == tmp_path / stage / "model"
         assert (model / "model.safetensors").is_file() and (model / "tokenizer_config.json").is_file()
         saved = yaml.safe_load((model / "config.yaml").read_text())
-        assert saved["stage"] == stage and saved["train"]["max_steps"] == 2
+        assert saved["stage"] == stage and saved["train"]["trl"]["max_steps"] == 2
         assert not list((tmp_path / stage).glob("checkpoint-*"))  # removed once the model is safe
         steps = [r["step"] for r in log_rows(tmp_path / stage) if "loss" in r]
         assert steps == [1, 2]
@@ -53,8 +54,7 @@ def test_three_stages_chain_and_log(tmp_path, tiny_model_dir, turn_files):
     # a finished stage is not trained again
     before = (tmp_path / "sft" / "train_log.jsonl").read_text()
     again = train_stage(StageConfig(stage="sft", model=str(tiny_model_dir), data=str(turn_files["train"]),
-                                    out=str(tmp_path / "sft"),
-                                    train=SFTSettings(max_steps=2, batch_size=4, logging_steps=1)))
+                                    out=str(tmp_path / "sft"), train=SFTSettings(trl=SHORT)))
     assert again == sft and (tmp_path / "sft" / "train_log.jsonl").read_text() == before
 
 
@@ -69,7 +69,8 @@ def test_killed_stage_resumes_from_its_checkpoint(tmp_path, tiny_model_dir, turn
 
     cfg = StageConfig(stage="sft", model=str(tiny_model_dir), data=str(turn_files["train"]),
                       out=str(tmp_path / "sft"),
-                      train=SFTSettings(max_steps=5, batch_size=2, logging_steps=1, save_steps=2))
+                      train=SFTSettings(trl={"max_steps": 5, "per_device_train_batch_size": 2, "logging_steps": 1,
+                                             "save_steps": 2}))
     build = sft_module.build_sft_trainer
 
     def crashing(cfg, out):
@@ -84,7 +85,7 @@ def test_killed_stage_resumes_from_its_checkpoint(tmp_path, tiny_model_dir, turn
     assert step == 2 and ckpt.endswith("checkpoint-2")
     assert max(r["step"] for r in log_rows(tmp_path / "sft")) == 3  # logged past the checkpoint
     # a changed config is refused; the same one resumes
-    other = cfg.model_copy(update={"train": SFTSettings(max_steps=5, batch_size=2, learning_rate=1e-3)})
+    other = cfg.model_copy(update={"train": cfg.train.with_trl(learning_rate=1e-3)})
     with pytest.raises(DataError, match="other settings"):
         train_stage(other)
     monkeypatch.setattr(sft_module, "build_sft_trainer", build)
@@ -123,7 +124,7 @@ def test_reward_sees_grammar_tags_after_trl_decoding(tiny_model_dir):
     decoded = tok.decode(ids, skip_special_tokens=True)
     assert "<tool_call>" in decoded and "<think>" in decoded and "<|im_end|>" not in decoded
     g, _ = grpo_dataset([sample], tok)
-    funcs, weights = reward_funcs(GRPOSettings(batch_size=8, num_generations=8))
+    funcs, weights = reward_funcs(GRPOSettings(trl={"per_device_train_batch_size": 8, "num_generations": 8}))
     logged = {}
     kwargs = {"prompts": [g[0]["prompt"]], "completions": [decoded], "target": [g[0]["target"]],
               "tools": [g[0]["tools"]], "log_metric": logged.__setitem__}
@@ -150,7 +151,7 @@ def test_coldstart_mix_adds_training_turns_in_each_render_style(tmp_path, turn_f
     with pytest.raises(ValueError, match="unknown render style"):
         sft_dataset(mixed, tok, think=["think", "action", "nothink"])
     cfg = StageConfig(stage="coldstart", model=str(tiny_model_dir), data=str(turn_files["coldstart"]),
-                      out=str(tmp_path / "cs"), train=ColdstartSettings(mix=4, max_steps=1))
+                      out=str(tmp_path / "cs"), train=ColdstartSettings(mix=4, trl={"max_steps": 1}))
     with pytest.raises(DataError, match="needs mix_data"):
         train_stage(cfg)
 
@@ -180,7 +181,8 @@ def test_group_by_length_batches_pad_less(tmp_path, turn_files, tiny_model_dir):
     def padding_share(group: bool) -> float:
         cfg = StageConfig(stage="sft", model=str(tiny_model_dir), data=str(turn_files["train"]),
                           out=str(tmp_path / f"g{group}"),
-                          train=SFTSettings(batch_size=4, max_steps=1, group_by_length=group))
+                          train=SFTSettings(group_by_length=group,
+                                            trl={"per_device_train_batch_size": 4, "max_steps": 1}))
         trainer = build_sft_trainer(cfg, str(tmp_path / f"g{group}"))
         pad = real = 0
         for batch in trainer.get_train_dataloader():
@@ -272,7 +274,7 @@ def test_empty_think_drops_reasoning_and_base_sft_uses_it(tmp_path, turn_files, 
     from thinkact.train.sft import build_sft_trainer
 
     cfg = StageConfig(stage="sft", model=str(tiny_model_dir), data=str(turn_files["train"]),
-                      out=str(tmp_path / "sft"), train=SFTSettings(max_steps=1))
+                      out=str(tmp_path / "sft"), train=SFTSettings(trl={"max_steps": 1}))
     assert cfg.train.empty_think is True  # the default
     trainer = build_sft_trainer(cfg, str(tmp_path / "sft"))
     first = trainer.train_dataset[0]
@@ -338,7 +340,8 @@ def test_replay_learns_actions_after_the_models_own_reasoning(tmp_path, turn_fil
     out = tmp_path / "cs"
     cfg = StageConfig(stage="coldstart", model=str(tiny_model_dir), data=str(turn_files["coldstart"]),
                       mix_data=str(turn_files["train"]), out=str(out),
-                      train=ColdstartSettings(replay=3, replay_tokens=8, max_steps=1, batch_size=4))
+                      train=ColdstartSettings(replay=3, replay_tokens=8,
+                                              trl={"max_steps": 1, "per_device_train_batch_size": 4}))
     trainer = build_sft_trainer(cfg, str(out))
     replayed = read_turns(out / REPLAY)
     train_ids = {t.id for t in read_turns(turn_files["train"])}
@@ -371,13 +374,12 @@ def length_reward(completions, **kwargs):
 
 
 LORA = LoraSettings(r=4, alpha=8, dropout=0.0)
+LORA_TRL = {"max_steps": 2, "per_device_train_batch_size": 4, "learning_rate": 1e-2}
 LORA_STAGES = {
-    "sft": SFTSettings(max_steps=2, batch_size=4, learning_rate=1e-2, lora=LORA),
+    "sft": SFTSettings(lora=LORA, trl=LORA_TRL),
     # the replay's first pass trains with the stage's settings too, LoRA included
-    "coldstart": ColdstartSettings(max_steps=2, batch_size=4, learning_rate=1e-2, lora=LORA, replay=2,
-                                   replay_tokens=8),
-    "grpo": GRPOSettings(max_steps=2, batch_size=4, num_generations=4, max_completion_length=8,
-                         learning_rate=1e-2, lora=LORA),
+    "coldstart": ColdstartSettings(lora=LORA, replay=2, replay_tokens=8, trl=LORA_TRL),
+    "grpo": GRPOSettings(lora=LORA, trl={**LORA_TRL, "num_generations": 4, "max_completion_length": 8}),
 }
 
 

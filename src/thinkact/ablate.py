@@ -39,7 +39,7 @@ from thinkact.evaluate.results import REFERENCES, ablation_markdown
 from thinkact.pipeline import eval_subset, evaluate_stage, open_run, read_timings
 from thinkact.rundir import AblationDir, RunDir
 from thinkact.schema import DataError, read_turns, write_atomic
-from thinkact.train.config import (GRPOSettings, PipelineConfig, StageConfig, _validation_error,
+from thinkact.train.config import (GRPOSettings, PipelineConfig, StageConfig, _error_loc, _validation_error,
                                    merge_config)
 
 DEFAULT_VARIANTS = ("full", "other-seed", "no-format", "no-decision", "no-tool", "no-answer", "no-efficiency",
@@ -102,7 +102,7 @@ def variant_settings(cfg: PipelineConfig, variant: Variant) -> GRPOSettings:
         return GRPOSettings.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
-        where = ".".join(map(str, err.get("loc", ())))
+        where = ".".join(map(str, _error_loc(err)))
         raise DataError(f"variant '{variant.name}': {err['msg']}", field=f"grpo.{where}" if where else None) from None
 
 

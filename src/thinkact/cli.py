@@ -15,8 +15,10 @@ app = typer.Typer(help="Train conversational agents to think before they act.",
                   no_args_is_help=True, pretty_exceptions_show_locals=False)
 data_app = typer.Typer(help="Generate, convert and split data.", no_args_is_help=True)
 train_app = typer.Typer(help="Train one stage: sft, coldstart or grpo.", no_args_is_help=True)
+config_app = typer.Typer(help="Pipeline configs and presets as stage configs.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 app.add_typer(train_app, name="train")
+app.add_typer(config_app, name="config")
 
 
 Parse = Literal["native", "strict"]
@@ -365,20 +367,33 @@ def report(
     typer.echo(f"report -> {folder / 'report.html'}")
 
 
-def _train(stage: str, config: Path, overwrite: bool, check: bool) -> None:
+def _train(stage: str, config: Path | None, preset: str | None, run: Path | None, seed: int | None,
+           overwrite: bool, check: bool) -> None:
     from rich.console import Console
 
     from thinkact.schema import DataError
-    from thinkact.train.config import dump_config, load_stage_config, missing_inputs
+    from thinkact.train.config import (check_with_trl, dump_config, load_pipeline_config, load_stage_config,
+                                       missing_inputs, pipeline_stage_config)
     from thinkact.train.stage import train_stage
 
     console = Console(soft_wrap=True)
     try:
-        cfg = load_stage_config(config, stage)
+        if (config is None) == (preset is None):
+            raise DataError("give a stage config (--config) or a preset (--preset), one of them")
+        if preset is None and (run is not None or seed is not None):
+            raise DataError("--run and --seed go with --preset (a stage config names its own paths)")
+        if preset is not None:
+            run = run or Path("runs") / preset
+            cfg = pipeline_stage_config(load_pipeline_config(preset=preset), stage, run, seed)
+            source = f"preset {preset}, run folder {run}"
+        else:
+            cfg = load_stage_config(config, stage)
+            source = str(config)
         if check:
-            console.print(f"{config}: valid {stage} config\n" + dump_config(cfg), markup=False, highlight=False)
-            # Valid is not ready: name the inputs training would stop on (the shipped configs
-            # read files that an earlier stage or the pipeline writes).
+            check_with_trl(cfg, config)
+            console.print(f"{source}: valid {stage} config\n" + dump_config(cfg), markup=False, highlight=False)
+            # Valid is not ready: name the inputs training would stop on (a stage reads files
+            # that an earlier stage or the pipeline's data step writes).
             for problem in missing_inputs(cfg, config):
                 Console(stderr=True, soft_wrap=True).print(f"warning: {problem}", markup=False, highlight=False)
             return
@@ -388,27 +403,59 @@ def _train(stage: str, config: Path, overwrite: bool, check: bool) -> None:
     console.print(f"{stage}: model saved to {model}", markup=False)
 
 
-_CONFIG = typer.Option(..., "--config", "-c", help="Stage config (YAML); see configs/<preset>/<stage>.yaml.")
+_CONFIG = typer.Option(None, "--config", "-c", help="Stage config (YAML), e.g. one `thinkact config export` wrote.")
+_PRESET = typer.Option(None, "--preset", "-p", help="Train this preset's stage, as `thinkact pipeline --preset` "
+                       "would in run folder --run (quickstart, results, smollm2, paper, tiny).")
+_RUN = typer.Option(None, "--run", help="With --preset: the pipeline run folder whose data/ the stage reads and "
+                    "whose stages/ it writes (default runs/<preset>).")
+_SEED = typer.Option(None, "--seed", help="With --preset: which of the preset's training seeds (a preset with "
+                     "`seeds` runs RUN/seed-<k>/ per seed).")
 _OVERWRITE = typer.Option(False, "--overwrite", help="Start over, deleting the stage folder (default: resume).")
-_CHECK = typer.Option(False, "--check", help="Only validate the config and print it resolved.")
+_CHECK = typer.Option(False, "--check", help="Only validate the config (TRL's own checks included) and print it "
+                      "resolved.")
 
 
 @train_app.command("sft")
-def train_sft(config: Path = _CONFIG, overwrite: bool = _OVERWRITE, check: bool = _CHECK) -> None:
+def train_sft(config: Path = _CONFIG, preset: str = _PRESET, run: Path = _RUN, seed: int = _SEED,
+              overwrite: bool = _OVERWRITE, check: bool = _CHECK) -> None:
     """Base SFT: turn samples without reasoning, loss on the action only."""
-    _train("sft", config, overwrite, check)
+    _train("sft", config, preset, run, seed, overwrite, check)
 
 
 @train_app.command("coldstart")
-def train_coldstart(config: Path = _CONFIG, overwrite: bool = _OVERWRITE, check: bool = _CHECK) -> None:
+def train_coldstart(config: Path = _CONFIG, preset: str = _PRESET, run: Path = _RUN, seed: int = _SEED,
+                    overwrite: bool = _OVERWRITE, check: bool = _CHECK) -> None:
     """Cold start: a short SFT from the SFT model on the small reasoning set (<think> first)."""
-    _train("coldstart", config, overwrite, check)
+    _train("coldstart", config, preset, run, seed, overwrite, check)
 
 
 @train_app.command("grpo")
-def train_grpo(config: Path = _CONFIG, overwrite: bool = _OVERWRITE, check: bool = _CHECK) -> None:
+def train_grpo(config: Path = _CONFIG, preset: str = _PRESET, run: Path = _RUN, seed: int = _SEED,
+               overwrite: bool = _OVERWRITE, check: bool = _CHECK) -> None:
     """GRPO from the cold-start model, rewarded by the composite reward (each component logged)."""
-    _train("grpo", config, overwrite, check)
+    _train("grpo", config, preset, run, seed, overwrite, check)
+
+
+@config_app.command("export")
+def config_export(
+    source: str = typer.Argument(..., help="A preset name (quickstart, results, smollm2, paper, tiny) or a "
+                                 "pipeline config (YAML)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Folder for sft.yaml, coldstart.yaml and grpo.yaml."),
+    run: Path = typer.Option(None, "--run", help="The pipeline run folder the stages read data/ from and write "
+                             "stages/ to (default runs/<name>)."),
+    seed: int = typer.Option(None, "--seed", help="Which training seed, for a config with `seeds`."),
+) -> None:
+    """Write a pipeline config's three stages as stage configs (`thinkact train <stage> --config`),
+    every setting written out: to run them under `accelerate launch`, or to edit."""
+    from thinkact.schema import DataError, check_output
+    from thinkact.train.config import export_stage_configs
+
+    try:
+        check_output(out, folder=True)
+        written = export_stage_configs(source, out, run, seed)
+    except DataError as exc:
+        _fail(exc)
+    typer.echo("\n".join(str(p) for p in written))
 
 
 @app.command()

@@ -262,18 +262,19 @@ def dry_run_config(cfg: PipelineConfig, out: str | Path) -> PipelineConfig:
     few evaluation samples. Every setting that is not a size is kept, so the stage configs, TRL
     arguments, rewards and the run folder are checked as the real run would build them."""
     def shrink(settings, **extra):
-        return settings.model_copy(update={"max_steps": 2, "grad_accum": 1, "logging_steps": 1,
-                                           "save_steps": 1, **extra})
+        return settings.with_trl(max_steps=2, gradient_accumulation_steps=1, logging_steps=1, save_steps=1,
+                                 **extra)
 
     g = cfg.grpo
-    groups = min(g.num_generations, 4)
+    groups = min(g.trl_value("num_generations"), 4)
     data = cfg.data.model_copy(update={"source": "bench", "sizes": {"train": 16, "test": 8, "ood": 8},
                                        "coldstart_size": 16})
     return cfg.model_copy(update={
         "model": cfg.model.model_copy(update={"name": str(RunDir(out).dry_run_model), "chat_template": None}),
         "data": data,
-        "sft": shrink(cfg.sft, batch_size=4), "coldstart": shrink(cfg.coldstart, batch_size=4),
-        "grpo": shrink(g, batch_size=groups, num_generations=groups, max_completion_length=16,
+        "sft": shrink(cfg.sft, per_device_train_batch_size=4),
+        "coldstart": shrink(cfg.coldstart, per_device_train_batch_size=4),
+        "grpo": shrink(g, per_device_train_batch_size=groups, num_generations=groups, max_completion_length=16,
                        use_vllm=False),
         "eval": cfg.eval.model_copy(update={"max_samples": 8, "max_new_tokens": 16}),
     })

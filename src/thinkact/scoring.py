@@ -25,7 +25,7 @@ from pydantic import ValidationError
 from thinkact.metrics import SampleScore, aggregate, turn_scores
 from thinkact.native import OutputReader, Parse
 from thinkact.rewards import AnswerMethod, RewardWeights, Think
-from thinkact.schema import (DataError, GoldTurn, iter_jsonl_dicts, json_object, jsonl_lines, parse_record,
+from thinkact.schema import (DataError, GoldTurn, TurnSample, iter_jsonl_dicts, json_object, jsonl_lines, parse_record,
                              read_bytes, split_lines, write_atomic)
 
 
@@ -42,7 +42,8 @@ class _SharedTools:
     before validation and the list parsed the first time is put in its place: the samples then
     share it (read only). Any line this does not recognise is validated whole, as before."""
 
-    def __init__(self, limit: int = 256):
+    def __init__(self, model: type[GoldTurn | TurnSample] = GoldTurn, limit: int = 256):
+        self.model = model
         self.known: dict[str, list[dict[str, Any]]] = {}  # the value's JSON text -> the parsed list
         self.limit = limit
 
@@ -61,23 +62,23 @@ class _SharedTools:
             ok = False
         return at + len(_TOOLS_KEY) if ok else -1
 
-    def read(self, line: str) -> GoldTurn:
-        """The line's gold turn (ValidationError as `GoldTurn.model_validate_json` raises it)."""
+    def read(self, line: str) -> GoldTurn | TurnSample:
+        """The line's gold turn (ValidationError as `model_validate_json` raises it)."""
         start = self._value_start(line)
         if start >= 0:
             for text, tools in self.known.items():
                 if line.startswith(text, start):  # a whole JSON array: the value is exactly this
-                    sample = GoldTurn.model_validate_json(line[:start] + "[]" + line[start + len(text):])
+                    sample = self.model.model_validate_json(line[:start] + "[]" + line[start + len(text):])
                     sample.tools = tools
                     return sample
-        sample = GoldTurn.model_validate_json(line)
+        sample = self.model.model_validate_json(line)
         if start >= 0 and len(self.known) < self.limit:
             _, end = _DECODER.raw_decode(line, start)
             self.known[line[start:end]] = sample.tools
         return sample
 
 
-def read_gold(path: str | Path) -> list[GoldTurn]:
+def read_gold(path: str | Path, model: type[GoldTurn | TurnSample] = GoldTurn) -> list[Any]:
     """Gold turns from turn-sample JSONL (the fields scoring reads, `GoldTurn`); a duplicate id
     is an error naming both lines, an empty file an
     error naming the file (else every prediction would be 'not a sample of the gold file').
@@ -85,20 +86,21 @@ def read_gold(path: str | Path) -> list[GoldTurn]:
     not mutate them."""
     path = Path(path)
     lines, samples = [], []
-    for line, sample in _gold_records(path, jsonl_lines(path)):
+    for line, sample in _gold_records(path, jsonl_lines(path), model):
         lines.append(line)
         samples.append(sample)
     _check_gold(path, samples, lines)
     return samples
 
 
-def _gold_records(path: Path, lines: Iterable[tuple[int, str]]) -> Iterator[tuple[int, GoldTurn]]:
-    shared = _SharedTools()
+def _gold_records(path: Path, lines: Iterable[tuple[int, str]], model: type[GoldTurn | TurnSample] = GoldTurn
+                  ) -> Iterator[tuple[int, Any]]:
+    shared = _SharedTools(model)
     for lineno, text in lines:
         try:
             yield lineno, shared.read(text)
         except ValidationError:  # the error and where it is, as the schema reports it
-            yield lineno, parse_record(GoldTurn, json_object(text, path, lineno), file=path, line=lineno)
+            yield lineno, parse_record(model, json_object(text, path, lineno), file=path, line=lineno)
 
 
 def _check_gold(path: Path, samples: list[Any], lines: list[int]) -> None:
@@ -247,7 +249,9 @@ def _line_cuts(raw: bytes, parts: int) -> list[tuple[int, int, int]]:
 def _score_part(path: Path, raw: bytes, first_line: int, outputs: dict[str, str], reader: OutputReader,
                 settings: dict[str, Any], progress: bool = False) -> _Part:
     lines, samples = [], []
-    for line, sample in _gold_records(path, split_lines(raw, path, first_line)):
+    # The chat template's response parser reads an output after its prompt: whole samples then.
+    model = TurnSample if reader.template is not None else GoldTurn
+    for line, sample in _gold_records(path, split_lines(raw, path, first_line), model):
         lines.append(line)
         samples.append(sample)
     scores = turn_scores(samples, outputs, reader=reader, progress=progress and bool(samples), **settings)

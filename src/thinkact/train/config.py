@@ -1,30 +1,45 @@
 """Training configuration: YAML files validated by pydantic, and the presets shipped with thinkact.
 
 Two kinds of file:
-- a *stage* config (`thinkact train sft|coldstart|grpo --config F.yaml`): which model to start
-  from, which turn samples to train on, where to write, and the stage's settings;
 - a *pipeline* config (`thinkact pipeline --preset NAME` or `--config F.yaml`): model, data,
-  the settings of all three stages and of evaluation. Presets live in thinkact/recipes/.
+  the settings of all three stages and of evaluation. Presets live in thinkact/recipes/, and
+  they are the only place stage settings are written down;
+- a *stage* config (`thinkact train sft|coldstart|grpo --config F.yaml`): which model to start
+  from, which turn samples to train on, where to write, and the stage's settings. A preset's
+  stage is trained by name (`thinkact train <stage> --preset NAME`), and `thinkact config
+  export` writes a pipeline config's three stages as stage configs (`pipeline_stage_config`).
+
+A stage's settings are thinkact's own (what it trains on and how: think mode, reward, replay,
+shared-prefix GRPO, LoRA, ...) plus a `trl:` section: keyword arguments of the TRL config class
+the stage builds (`trl.SFTConfig` for SFT and the cold start, `trl.GRPOConfig` for GRPO),
+handed to it as they are: learning rate, batch size, epochs, steps, logging, group size, KL
+beta, temperature, ...
 
 A pipeline config may start from another with `base: <preset name or YAML path>`: the base's
 keys are read first and the file's own keys merged over them (mappings key by key, anything
 else replaced), so a recipe that changes only a few settings follows its base's others when
 those change.
 
-Every key is checked before any model loads: an unknown key or a bad value stops with the file,
-the line and the key (and a close match for a misspelt key).
+Every key is checked before any model loads, `trl:` keys against the fields of the TRL class: an
+unknown key or a bad value stops with the file, the line and the key (and a close match for a
+misspelt key).
 """
 
 from __future__ import annotations
 
 import difflib
+import functools
+from dataclasses import MISSING
 from dataclasses import fields as dataclass_fields
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, ValidationError, model_validator
+from pydantic import (BaseModel, ConfigDict, Field, PositiveInt, TypeAdapter, ValidationError,
+                      field_validator, model_validator)
+from pydantic.errors import PydanticUserError
+from pydantic_core import PydanticCustomError
 
 from thinkact.rewards import RewardWeights
 from thinkact.schema import DataError
@@ -34,6 +49,96 @@ STAGES = ("sft", "coldstart", "grpo")
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+# --------------------------------------------------------------------------- TRL keywords
+
+
+# TRL keywords thinkact fills from its own settings; a `trl:` section that sets one is refused,
+# naming the setting to use instead.
+SET_BY_THINKACT = {"output_dir": "the stage folder (`out`)", "seed": "the stage's `seed`",
+                   "reward_weights": "`reward.weights`"}
+# Short names users reach for, and the TRL keys they mean (for the hint on an unknown key).
+TRL_NAMES = {"epochs": "num_train_epochs", "batch_size": "per_device_train_batch_size",
+             "grad_accum": "gradient_accumulation_steps", "lr_scheduler": "lr_scheduler_type",
+             "warmup": "warmup_steps", "lr": "learning_rate"}
+
+
+def _trl_class(name: str) -> type:
+    import trl
+
+    return getattr(trl, name)
+
+
+@functools.cache
+def trl_fields(config: str) -> dict[str, Any]:
+    """The keyword fields of trl.<config> (a dataclass), by name."""
+    return {f.name: f for f in dataclass_fields(_trl_class(config)) if f.init}
+
+
+@functools.cache
+def _trl_hints(config: str) -> dict[str, Any]:
+    import typing
+
+    try:
+        return typing.get_type_hints(_trl_class(config))
+    except NameError:  # an annotation that does not resolve: values are left to TRL
+        return {}
+
+
+@functools.cache
+def _trl_type(config: str, key: str) -> TypeAdapter | None:
+    """A checker of the type of trl.<config>'s field `key`; None where the annotation cannot be
+    read or checked (the value is then left to TRL)."""
+    hint = _trl_hints(config).get(key)
+    if hint is None:
+        return None
+    try:
+        return TypeAdapter(hint)
+    except PydanticUserError:
+        return None
+
+
+def trl_default(config: str, key: str) -> Any:
+    field = trl_fields(config)[key]
+    return field.default_factory() if field.default is MISSING else field.default
+
+
+def _close(key: str, candidates: Any) -> str | None:
+    close = difflib.get_close_matches(key, list(candidates), n=1)
+    return close[0] if close else None
+
+
+def check_trl(config: str, values: dict[str, Any]) -> dict[str, Any]:
+    """`values` checked as keyword arguments of trl.<config>: each key one of its fields, each
+    value of the field's type, read as pydantic reads YAML values (YAML reads `1e-5` as a
+    string; it is a number here). Raises a pydantic error whose context names the key
+    (`_error_loc`)."""
+    fields = trl_fields(config)
+    checked = {}
+    for key, value in values.items():
+        if key in SET_BY_THINKACT and key in fields:
+            raise PydanticCustomError("trl_key", f"thinkact sets '{key}' from {SET_BY_THINKACT[key]}",
+                                      {"trl_key": key})
+        if key not in fields:
+            close = _close(key, fields)
+            raise PydanticCustomError("trl_key", f"unknown key '{key}': not a field of trl.{config}" + (
+                f" (did you mean '{close}'?)" if close else ""), {"trl_key": key})
+        adapter = _trl_type(config, key)
+        if adapter is not None:
+            try:
+                read = adapter.validate_python(value)
+            except ValidationError as exc:
+                raise PydanticCustomError("trl_key", f"{exc.errors()[0]['msg']} (got {value!r})",
+                                          {"trl_key": key}) from None
+            # The value as written unless the check had to convert it (a step count of 1 stays
+            # 1 rather than the 1.0 of a field typed float; "1e-5" becomes a number).
+            value = value if read == value else read
+        checked[key] = value
+    return checked
+
+
+# --------------------------------------------------------------------------- stage settings
 
 
 class LoraSettings(_Strict):
@@ -46,34 +151,57 @@ class LoraSettings(_Strict):
 
 
 class TrainSettings(_Strict):
-    """What every stage shares: optimisation, precision, checkpoints, logging."""
+    """What every stage shares: the seed, LoRA, and `trl`, the keywords of the stage's TRL config.
 
-    learning_rate: PositiveFloat = 1e-4
-    epochs: PositiveFloat = 1.0
-    max_steps: int = Field(-1, ge=-1)  # > 0 overrides epochs
-    batch_size: PositiveInt = 8  # per device (GRPO: completions, not prompts)
-    grad_accum: PositiveInt = 1
-    lr_scheduler: Literal["linear", "cosine", "constant", "constant_with_warmup",
-                          "cosine_with_min_lr"] = "cosine"
-    warmup: float = Field(0.0, ge=0)  # < 1: share of the steps; >= 1: a number of steps
-    weight_decay: float = Field(0.0, ge=0)
-    max_grad_norm: PositiveFloat = 1.0
-    max_length: PositiveInt = 1024  # SFT: prompt + completion tokens; longer samples are left out
-    logging_steps: PositiveInt = 5
-    save_steps: PositiveInt = 50  # checkpoints make a killed run resumable
-    save_total_limit: PositiveInt = 1
+    `trl` keys are checked against the fields of trl.<TRL_CONFIG> when the config is read.
+    thinkact's own choices for the stage (TRL_DEFAULTS, where they differ from TRL's defaults)
+    are filled in under the file's keys, so a resolved config shows them; what depends on the
+    machine (precision, gradient checkpointing, vLLM) is decided when the trainer is built
+    (`trainer_kwargs`), under the file's keys too."""
+
+    TRL_CONFIG: ClassVar[str]
+    TRL_DEFAULTS: ClassVar[dict[str, Any]] = {
+        "lr_scheduler_type": "cosine",
+        "logging_steps": 5,
+        "save_steps": 50,  # checkpoints make a killed run resumable
+        "save_total_limit": 1,
+    }
+
+    # TRL's seed (and data_seed, unless `trl` sets it) and thinkact's own draws (mixed-in and
+    # replayed turns); a pipeline's `seeds` set it per run
     seed: int = 0
-    # None = decide from the machine: on for a GPU (bf16 where supported), off on CPU, where
-    # bf16 matmuls are ~100x slower and checkpointing only costs time.
-    bf16: bool | None = None
-    gradient_checkpointing: bool | None = None
     lora: LoraSettings | None = None
-    report_to: list[Literal["tensorboard", "trackio", "wandb"]] = Field(default_factory=list)
-    dataloader_num_workers: int = Field(0, ge=0)
+    trl: dict[str, Any] = Field(default_factory=dict, validate_default=True)
+
+    @field_validator("trl", mode="before")
+    @classmethod
+    def _empty_section(cls, value: Any) -> Any:
+        return {} if value is None else value  # `trl:` with nothing under it
+
+    @field_validator("trl")
+    @classmethod
+    def _trl_keywords(cls, value: dict[str, Any]) -> dict[str, Any]:
+        # the file's keys first, in its order, then thinkact's defaults it leaves as they are
+        defaults = {k: v for k, v in cls.TRL_DEFAULTS.items() if k not in value}
+        return check_trl(cls.TRL_CONFIG, {**value, **defaults})
+
+    def trl_value(self, key: str) -> Any:
+        """What the stage's TRL config gets for `key` (short of machine-dependent choices): the
+        config's value, else TRL's default."""
+        return self.trl[key] if key in self.trl else trl_default(self.TRL_CONFIG, key)
+
+    def with_trl(self, **values: Any) -> "TrainSettings":
+        """A copy with these `trl` keys set, checked like the file's."""
+        return self.model_validate({**self.model_dump(), "trl": {**self.trl, **values}})
 
 
 class SFTSettings(TrainSettings):
-    """Base SFT: the action without reasoning, loss on the completion only."""
+    """Base SFT: the action without reasoning, loss on the completion only. `trl.max_length`
+    (prompt + completion tokens) also leaves longer samples out rather than cutting them."""
+
+    TRL_CONFIG: ClassVar[str] = "SFTConfig"
+    TRL_DEFAULTS: ClassVar[dict[str, Any]] = {**TrainSettings.TRL_DEFAULTS, "learning_rate": 1e-4,
+                                              "num_train_epochs": 1.0}
 
     think: bool = False
     # Without thinking, the action follows an empty think block (Qwen3's form for a turn with no
@@ -91,9 +219,10 @@ class SFTSettings(TrainSettings):
 class ColdstartSettings(SFTSettings):
     """Cold start: a short SFT on the small reasoning set, the think block before each action."""
 
+    TRL_DEFAULTS: ClassVar[dict[str, Any]] = {**SFTSettings.TRL_DEFAULTS, "learning_rate": 5e-5,
+                                              "num_train_epochs": 3.0}
+
     think: bool = True
-    learning_rate: PositiveFloat = 5e-5
-    epochs: PositiveFloat = 3.0
     # Training turns without reasoning added to the cold-start set, so a small model keeps its
     # actions while it learns the format. 0 = the method's cold start: the small reasoning set
     # alone. mix_style renders them (thinkact.train.datasets.RENDER_STYLES): "after_think" puts
@@ -134,24 +263,16 @@ class RewardSettings(_Strict):
 
 
 class GRPOSettings(TrainSettings):
-    """GRPO from the cold-start model: prompt = context, completion = one action."""
+    """GRPO from the cold-start model: prompt = context, completion = one action. In `trl`,
+    `per_device_train_batch_size` counts completions, not prompts, and `use_vllm` defaults to
+    whether vLLM is installed and a GPU present."""
 
-    learning_rate: PositiveFloat = 1e-6
+    TRL_CONFIG: ClassVar[str] = "GRPOConfig"
+    TRL_DEFAULTS: ClassVar[dict[str, Any]] = {**TrainSettings.TRL_DEFAULTS, "num_train_epochs": 1.0,
+                                              "max_completion_length": 256}
+
     think: bool = True
-    num_generations: int = Field(8, ge=2)  # group size
-    beta: float = Field(0.0, ge=0)  # KL coefficient; 0 skips the reference model
-    epsilon: PositiveFloat = 0.2
-    epsilon_high: PositiveFloat | None = None  # DAPO's clip-higher
-    loss_type: Literal["grpo", "dr_grpo", "dapo", "bnpo", "cispo", "sapo"] = "dapo"
-    scale_rewards: Literal["group", "batch", "none"] = "group"
-    num_iterations: PositiveInt = 1
-    temperature: PositiveFloat = 1.0
-    top_p: float = Field(1.0, gt=0, le=1)
-    max_completion_length: PositiveInt = 256
-    mask_truncated_completions: bool = False
     max_prompt_length: PositiveInt | None = None  # longer prompts are left out of the GRPO set
-    use_vllm: bool | None = None  # None = when vLLM is installed and a GPU is present
-    vllm_mode: Literal["colocate", "server"] = "colocate"
     # Each distinct prompt computed once per group, in rollouts and in every log-prob pass
     # (train.prefix_grpo.SharedPrefixGRPOTrainer): TRL's results, several times faster when
     # prompts are long. Where it does not apply (vLLM rollouts, gradient checkpointing, ...)
@@ -161,10 +282,21 @@ class GRPOSettings(TrainSettings):
 
     @model_validator(mode="after")
     def _groups_fit(self) -> "GRPOSettings":
-        if (self.batch_size * self.grad_accum) % self.num_generations:
-            raise ValueError(
-                f"batch_size x grad_accum ({self.batch_size} x {self.grad_accum}) counts completions and "
-                f"must be a multiple of num_generations ({self.num_generations})")
+        # TRL's own check, made when the config is read rather than once the model is loaded:
+        # a generation batch (one process) holds whole groups.
+        batch, groups = self.trl_value("per_device_train_batch_size"), self.trl_value("num_generations")
+        if groups is None or groups < 2:
+            raise ValueError(f"num_generations (the group size) must be at least 2 (got {groups})")
+        size = self.trl_value("generation_batch_size")
+        if size is None:
+            steps = "steps_per_generation" if self.trl_value("steps_per_generation") else \
+                "gradient_accumulation_steps"
+            what = f"per_device_train_batch_size x {steps} ({batch} x {self.trl_value(steps)})"
+            size = batch * self.trl_value(steps)
+        else:
+            what = f"generation_batch_size ({size})"
+        if size % groups:
+            raise ValueError(f"{what} counts completions and must be a multiple of num_generations ({groups})")
         return self
 
 
@@ -172,14 +304,15 @@ SETTINGS = {"sft": SFTSettings, "coldstart": ColdstartSettings, "grpo": GRPOSett
 
 
 class StageConfig(_Strict):
-    """One stage, as `thinkact train <stage> --config F.yaml` reads it."""
+    """One stage, as `thinkact train <stage>` runs it (a file's, or a pipeline config's stage from
+    `pipeline_stage_config`)."""
 
     stage: Literal["sft", "coldstart", "grpo"]
     model: str  # preset model name (quickstart, smollm2), HF folder or hub id
     chat_template: str | None = None  # a .jinja file, or a template name shipped with TRL
     data: str  # turn samples JSONL
     out: str  # stage folder: checkpoint-<step>/, model/, train_log.jsonl
-    mix_data: str | None = None  # coldstart with train.mix > 0: the turns to mix in
+    mix_data: str | None = None  # coldstart with train.mix or train.replay > 0: the turns to draw from
     train: SFTSettings | ColdstartSettings | GRPOSettings
 
     @model_validator(mode="before")
@@ -289,32 +422,54 @@ def _yaml_line(text: str, loc: tuple[Any, ...]) -> int | None:
     return line
 
 
-def _allowed_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
-    """The keys a model accepts at `loc` (for 'did you mean' hints)."""
+def _model_at(model: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The model that holds the keys at `loc` (for 'did you mean' hints)."""
     for key in loc:
         field = model.model_fields.get(str(key))
         if field is None:
-            return []
+            return None
         ann = field.annotation
         candidates = [a for a in getattr(ann, "__args__", (ann,)) if isinstance(a, type) and issubclass(a, BaseModel)]
         if not candidates:
-            return []
+            return None
         model = candidates[0]
-    return list(model.model_fields)
+    return model
+
+
+def _unknown_key(key: str, model: type[BaseModel] | None) -> str:
+    """The message for a key `model` does not have: a close match among its keys, or, in stage
+    settings, the `trl:` key it may mean."""
+    if model is None:
+        return "unknown key"
+    config = getattr(model, "TRL_CONFIG", None)
+    trl_keys = trl_fields(config) if config else {}
+    name = TRL_NAMES.get(key, key)
+    close = None if name in trl_keys else _close(key, model.model_fields)
+    if close:
+        return f"unknown key (did you mean '{close}'?)"
+    close = name if name in trl_keys else _close(key, trl_keys)
+    if close:
+        return f"unknown key (did you mean 'trl.{close}'? settings of trl.{config} go under `trl:`)"
+    return "unknown key"
+
+
+def _error_loc(err: dict[str, Any]) -> tuple[Any, ...]:
+    """Where a pydantic error is, as keys into the YAML: without the union-member names pydantic
+    puts in the location (class names), with the `trl:` key a TRL check names."""
+    loc = tuple(p for p in err.get("loc", ()) if not (isinstance(p, str) and p[:1].isupper()))
+    if err["type"] == "trl_key":
+        loc += (err["ctx"]["trl_key"],)
+    return loc
 
 
 def _validation_error(exc: ValidationError, model: type[BaseModel], path: Path, text: str,
                       prefix: tuple[str, ...] = ()) -> DataError:
     err = exc.errors()[0]
-    # Drop the union-member names pydantic puts in the location (they are class names).
-    loc = tuple(p for p in err.get("loc", ()) if not (isinstance(p, str) and p[:1].isupper()))
+    loc = _error_loc(err)
     msg = err["msg"]
     if err["type"] == "extra_forbidden":
-        msg = "unknown key"
-        close = difflib.get_close_matches(str(loc[-1]), _allowed_keys(model, loc[:-1]), n=1)
-        if close:
-            msg += f" (did you mean '{close[0]}'?)"
-    elif err["type"] != "missing" and "input" in err and not isinstance(err["input"], dict):
+        msg = _unknown_key(str(loc[-1]), _model_at(model, loc[:-1]))
+    elif err["type"] not in ("missing", "trl_key") and "input" in err and not isinstance(err["input"], dict):
         msg += f" (got {err['input']!r})"
     loc = prefix + loc
     return DataError(msg, file=path, line=_yaml_line(text, loc), field=".".join(map(str, loc)) or None)
@@ -358,9 +513,9 @@ def load_stage_config(path: str | Path, stage: str | None = None) -> StageConfig
     path = Path(path)
     data, text = _read_yaml(path)
     if _is_pipeline(data):
-        raise DataError("this is a pipeline config (for thinkact pipeline --config); stage configs look like "
-                        "configs/quickstart/sft.yaml: stage, model, data (turn samples), out, train: {...}",
-                        file=path)
+        raise DataError("this is a pipeline config (for thinkact pipeline --config; `thinkact config export` "
+                        "writes its stages as stage configs); stage configs hold stage, model, data (turn "
+                        "samples), out, train: {...}", file=path)
     if stage is not None:
         data.setdefault("stage", stage)
         if data["stage"] != stage:
@@ -378,12 +533,11 @@ def _local_path(model: str) -> bool:
     return model.startswith((".", "/", "~")) or model.count("/") > 1 or "\\" in model
 
 
-def missing_inputs(cfg: StageConfig, path: str | Path) -> list[DataError]:
+def missing_inputs(cfg: StageConfig, path: str | Path | None = None) -> list[DataError]:
     """The stage's inputs that are not there yet: turn samples, mixed-in turns, a chat template
-    file, a model folder given as a local path; each located in the config file at `path`.
-    Nothing is loaded, and a hub id is not looked up."""
-    path = Path(path)
-    text = path.read_text(encoding="utf-8")
+    file, a model folder given as a local path; each located in the config file at `path` (if
+    the config came from a file). Nothing is loaded, and a hub id is not looked up."""
+    text = Path(path).read_text(encoding="utf-8") if path is not None else ""
     wanted = [(field, getattr(cfg, field), "file") for field in ("data", "mix_data")]
     if cfg.chat_template and cfg.chat_template.endswith(".jinja"):
         wanted.append(("chat_template", cfg.chat_template, "file"))
@@ -393,9 +547,35 @@ def missing_inputs(cfg: StageConfig, path: str | Path) -> list[DataError]:
     for field, value, kind in wanted:
         where = Path(value).expanduser() if value else None
         if where is not None and not (where.is_file() if kind == "file" else where.is_dir()):
-            found.append(DataError(f"no such {kind}: {value}", file=path, line=_yaml_line(text, (field,)),
-                                   field=field))
+            found.append(DataError(f"no such {kind}: {value}", file=path,
+                                   line=_yaml_line(text, (field,)) if path is not None else None, field=field))
     return found
+
+
+def check_with_trl(cfg: StageConfig, path: str | Path | None = None) -> None:
+    """Build the TRL config the stage's trainer would get, so that TRL's own checks (keys that
+    exclude each other, values it refuses) run before any model loads; a refusal is located at
+    `train.trl` of the config file at `path` (if the config came from a file)."""
+    if cfg.stage == "grpo":
+        from thinkact.train.grpo import grpo_args, reward_funcs
+
+        def build() -> Any:
+            return grpo_args(cfg.train, cfg.out, reward_funcs(cfg.train)[1])
+    else:
+        from trl import SFTConfig
+
+        from thinkact.train.sft import sft_kwargs
+
+        def build() -> Any:
+            return SFTConfig(**sft_kwargs(cfg.train, cfg.out))
+    try:
+        build()
+    except DataError:
+        raise
+    except ValueError as exc:
+        line = _yaml_line(Path(path).read_text(encoding="utf-8"), ("train", "trl")) if path is not None else None
+        raise DataError(f"trl.{cfg.train.TRL_CONFIG} refuses these settings: {exc}", file=path, line=line,
+                        field="train.trl") from None
 
 
 def preset_names() -> list[str]:
@@ -482,9 +662,17 @@ def load_pipeline_config(path: str | Path | None = None, preset: str | None = No
         return PipelineConfig.model_validate(data)
     except ValidationError as exc:
         # Name the file that set the offending key: the most derived one that holds most of it.
-        loc = tuple(p for p in exc.errors()[0].get("loc", ()) if not (isinstance(p, str) and p[:1].isupper()))
+        loc = _error_loc(exc.errors()[0])
         file, text, _ = max(reversed(layers), key=lambda layer: _depth(layer[2], loc))
         raise _validation_error(exc, PipelineConfig, file, text) from None
+
+
+def load_pipeline_source(source: str | Path) -> PipelineConfig:
+    """A pipeline config named by a preset name or given as a YAML file (as `base:` takes it)."""
+    source = str(source)
+    if source.endswith((".yaml", ".yml")) or "/" in source or Path(source).is_file():
+        return load_pipeline_config(source)
+    return load_pipeline_config(preset=source)
 
 
 def dump_config(config: BaseModel) -> str:
@@ -499,6 +687,60 @@ def stage_config(pipeline: PipelineConfig, stage: str, *, model: str, data: str,
                        mix_data=mix_data, train=getattr(pipeline, stage))
 
 
+# --------------------------------------------------------------------------- a pipeline's stages
+
+
+def pipeline_stage_config(pipeline: PipelineConfig, stage: str, run: str | Path,
+                          seed: int | None = None) -> StageConfig:
+    """The stage config `thinkact pipeline` runs for `stage` with run folder `run`: the pipeline's
+    settings for the stage, the run's data (RUN/data/, which the pipeline's first step writes),
+    the model of the stage before (RUN/stages/<stage>/model) and the stage's folder in the run.
+    A stage trained from it by hand is one the pipeline finds done. A config with `seeds` runs
+    one folder per seed (RUN/seed-<k>/): `seed` names which."""
+    from thinkact.rundir import RunDir
+
+    run = RunDir(run)
+    if pipeline.seeds is not None:
+        if seed not in pipeline.seeds:
+            raise DataError(f"this config trains once per seed of {pipeline.seeds}, each in RUN/seed-<k>/: name "
+                            "one of them" + (f" (got {seed})" if seed is not None else ""), field="seed")
+        pipeline, run = pipeline.for_seed(seed), run.seed(seed)
+    elif seed is not None:
+        raise DataError("this config has no seeds; its stages are seeded by their own `seed`", field="seed")
+    data = run.data
+    before = {"sft": None, "coldstart": "sft", "grpo": "coldstart"}[stage]
+    draws = stage == "coldstart" and bool(pipeline.coldstart.mix or pipeline.coldstart.replay)
+    return stage_config(pipeline, stage,
+                        model=str(run.stage_model(before)) if before else pipeline.model.name,
+                        data=str(data.coldstart if stage == "coldstart" else data.turns("train")),
+                        out=str(run.stage(stage)),
+                        chat_template=pipeline.model.chat_template if stage == "sft" else None,
+                        mix_data=str(data.turns("train")) if draws else None)
+
+
+def export_stage_configs(source: str | Path, out: str | Path, run: str | Path | None = None,
+                         seed: int | None = None) -> list[Path]:
+    """Write the three stages of a pipeline config (a preset name or a YAML file) as stage
+    configs, OUT/{sft,coldstart,grpo}.yaml, for run folder `run` (default runs/<name>); returns
+    the files. Each is what `thinkact train <stage> --preset` runs, every setting written out."""
+    from thinkact.schema import write_atomic
+
+    pipeline = load_pipeline_source(source)
+    name = pipeline.preset or Path(str(source)).stem
+    run = Path(run) if run is not None else Path("runs") / name
+    out = Path(out)
+    written = []
+    for stage in STAGES:
+        cfg = pipeline_stage_config(pipeline, stage, run, seed)
+        path = out / f"{stage}.yaml"
+        origin = f"preset {name}" if pipeline.preset else f"pipeline config {source}"
+        header = (f"# The {stage} stage of {origin} for run folder {run}, as `thinkact config export` wrote it.\n"
+                  f"# thinkact train {stage} --config {path}\n")
+        write_atomic(path, header + dump_config(cfg))
+        written.append(path)
+    return written
+
+
 # --------------------------------------------------------------------------- machine-aware args
 
 
@@ -508,19 +750,24 @@ def on_gpu() -> bool:
     return device() == "cuda"
 
 
-def _check_report_to(report_to: list[str]) -> None:
+# `report_to` integrations whose package has the integration's name
+REPORTING_PACKAGES = {"tensorboard", "trackio", "wandb", "mlflow", "comet_ml", "clearml", "dvclive", "swanlab"}
+
+
+def _check_report_to(report_to: str | list[str] | None) -> None:
     """Fail before training starts, with the package to install, rather than deep inside the
-    Trainer once the model is loaded (each integration's package has its name)."""
+    Trainer once the model is loaded."""
     import importlib.util
 
-    missing = [name for name in report_to if importlib.util.find_spec(name) is None]
+    names = [report_to] if isinstance(report_to, str) else list(report_to or [])
+    missing = [n for n in names if n in REPORTING_PACKAGES and importlib.util.find_spec(n) is None]
     if missing:
-        raise DataError(f"train.report_to needs {', '.join(missing)}: pip install {' '.join(missing)}, "
-                        "or leave it out of report_to", field="train.report_to")
+        raise DataError(f"trl.report_to needs {', '.join(missing)}: pip install {' '.join(missing)}, "
+                        "or leave it out of report_to", field="trl.report_to")
 
 
 def warmup_kwargs(warmup: float) -> dict[str, Any]:
-    """`warmup` (< 1: a share of the steps; >= 1: a number of steps) as the installed
+    """`warmup_steps` (< 1: a share of the steps; >= 1: a number of steps) as the installed
     TrainingArguments reads it. transformers 5 takes a share as a float `warmup_steps`;
     transformers 4 counts `warmup_steps` in steps (0.05 would be 0.05 steps) and takes a share
     as `warmup_ratio`."""
@@ -534,42 +781,32 @@ def warmup_kwargs(warmup: float) -> dict[str, Any]:
     return {"warmup_ratio": warmup}
 
 
-def trainer_kwargs(settings: TrainSettings, output_dir: str | Path) -> dict[str, Any]:
-    """TrainingArguments keywords every stage shares, with precision and checkpointing decided
-    from the machine unless the config says otherwise."""
+def trainer_kwargs(settings: TrainSettings, output_dir: str | Path, **stage: Any) -> dict[str, Any]:
+    """Keyword arguments of the stage's TRL config, in layers: thinkact's choices for the machine
+    and for how it runs trainers, then the stage's own (`stage`, e.g. SFT's completion-only loss),
+    then the config's `trl` keys over them, then what thinkact sets itself (the stage folder,
+    the seed)."""
     import torch
     from transformers import TrainingArguments
 
     gpu = on_gpu()
-    bf16 = settings.bf16 if settings.bf16 is not None else gpu and torch.cuda.is_bf16_supported()
-    ckpt = settings.gradient_checkpointing if settings.gradient_checkpointing is not None else gpu
-    names = {f.name for f in dataclass_fields(TrainingArguments)}
-    # transformers 5 renamed gradient_checkpointing; use the new name where it exists.
-    ckpt_key = "activation_checkpointing" if "activation_checkpointing" in names else "gradient_checkpointing"
-    _check_report_to(settings.report_to)
-    return {
-        "output_dir": str(output_dir),
-        "learning_rate": settings.learning_rate,
-        "num_train_epochs": settings.epochs,
-        "max_steps": settings.max_steps,
-        "per_device_train_batch_size": settings.batch_size,
-        "gradient_accumulation_steps": settings.grad_accum,
-        "lr_scheduler_type": settings.lr_scheduler,
-        **warmup_kwargs(settings.warmup),
-        "weight_decay": settings.weight_decay,
-        "max_grad_norm": settings.max_grad_norm,
-        "logging_steps": settings.logging_steps,
-        "logging_first_step": True,
-        "save_strategy": "steps",
-        "save_steps": settings.save_steps,
-        "save_total_limit": settings.save_total_limit,
-        "seed": settings.seed,
-        "data_seed": settings.seed,
-        "bf16": bf16,
-        "fp16": False,
-        ckpt_key: ckpt,
+    given = settings.trl
+    below = {
+        # On a CPU, bf16 matmuls are ~100x slower and checkpointing only costs time.
+        "bf16": gpu and torch.cuda.is_bf16_supported() and not given.get("fp16"),
         "use_cpu": not gpu,
-        "report_to": list(settings.report_to) or "none",
-        "dataloader_num_workers": settings.dataloader_num_workers,
+        "logging_first_step": True,
+        "data_seed": settings.seed,
         "disable_tqdm": True,  # thinkact draws its own progress bar
+        **stage,
     }
+    # transformers 5 renamed gradient_checkpointing and reads the old name only where the new one
+    # is unset, so a machine default under either name would override a file's setting of the other.
+    if not given.keys() & {"gradient_checkpointing", "activation_checkpointing"}:
+        names = {f.name for f in dataclass_fields(TrainingArguments)}
+        below["activation_checkpointing" if "activation_checkpointing" in names else "gradient_checkpointing"] = gpu
+    kwargs = {**below, **given, "output_dir": str(output_dir), "seed": settings.seed}
+    if "warmup_steps" in kwargs:
+        kwargs.update(warmup_kwargs(kwargs.pop("warmup_steps")))
+    _check_report_to(kwargs.get("report_to"))
+    return kwargs

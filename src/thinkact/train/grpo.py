@@ -53,8 +53,9 @@ def reward_funcs(settings: GRPOSettings) -> tuple[list[Callable], list[float]]:
 
 
 def use_vllm(settings: GRPOSettings) -> bool:
-    if settings.use_vllm is not None:
-        return settings.use_vllm
+    """`trl.use_vllm` where the config sets it, else whether vLLM is installed and a GPU present."""
+    if "use_vllm" in settings.trl:
+        return bool(settings.trl["use_vllm"])
     from trl.import_utils import is_vllm_available
 
     return on_gpu() and is_vllm_available()
@@ -63,16 +64,7 @@ def use_vllm(settings: GRPOSettings) -> bool:
 def grpo_args(settings: GRPOSettings, output_dir: str, weights: list[float]) -> Any:
     from trl import GRPOConfig
 
-    s = settings
-    vllm = use_vllm(s)
-    return GRPOConfig(
-        **trainer_kwargs(s, output_dir),
-        num_generations=s.num_generations, beta=s.beta, epsilon=s.epsilon,
-        epsilon_high=s.epsilon_high, loss_type=s.loss_type, scale_rewards=s.scale_rewards,
-        num_iterations=s.num_iterations, temperature=s.temperature, top_p=s.top_p,
-        max_completion_length=s.max_completion_length,
-        mask_truncated_completions=s.mask_truncated_completions, reward_weights=weights,
-        use_vllm=vllm, **({"vllm_mode": s.vllm_mode} if vllm else {}))
+    return GRPOConfig(**trainer_kwargs(settings, output_dir, use_vllm=use_vllm(settings)), reward_weights=weights)
 
 
 def build_grpo_trainer(cfg: StageConfig, output_dir: str) -> Any:

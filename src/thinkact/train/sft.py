@@ -20,6 +20,12 @@ from thinkact.train.config import StageConfig, trainer_kwargs
 from thinkact.train.datasets import sft_dataset
 
 
+def sft_kwargs(settings: Any, output_dir: str) -> dict[str, Any]:
+    """The SFTConfig keywords of a stage: its rows are prompt + completion (or tokenized rows with
+    a completion mask), the loss on the completion only, one sample per row."""
+    return trainer_kwargs(settings, output_dir, completion_only_loss=True, packing=False)
+
+
 def lora_config(settings: Any) -> Any:
     if settings.lora is None:
         return None
@@ -81,11 +87,9 @@ def replay_turns(cfg: StageConfig, reasoning_set: list[TurnSample]) -> list[Turn
           f"reasoning for {len(pool)} training turns")
     model, tokenizer = load_model_and_tokenizer(cfg.model, cfg.chat_template)
     causal_mask_only(model)
-    dataset, _ = sft_dataset(reasoning_set, tokenizer, think=True, max_length=s.max_length)
+    dataset, _ = sft_dataset(reasoning_set, tokenizer, think=True, max_length=s.trl_value("max_length"))
     with tempfile.TemporaryDirectory() as tmp:
-        args = SFTConfig(**{**trainer_kwargs(s, tmp), "save_strategy": "no", "report_to": "none"},
-                         max_length=s.max_length, completion_only_loss=True, packing=False,
-                         dataset_num_proc=None)
+        args = SFTConfig(**{**sft_kwargs(s, tmp), "save_strategy": "no", "report_to": "none"})
         first = SFTTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
                            peft_config=lora_config(s))
         first.remove_callback(PrinterCallback)  # no per-step dicts on the console
@@ -201,14 +205,14 @@ def build_sft_trainer(cfg: StageConfig, output_dir: str) -> Any:
                    for t in replayed]
     model, tokenizer = load_model_and_tokenizer(cfg.model, cfg.chat_template)
     causal_mask_only(model)
-    dataset, dropped = sft_dataset(samples, tokenizer, think=styles, max_length=s.max_length,
+    max_length = s.trl_value("max_length")
+    dataset, dropped = sft_dataset(samples, tokenizer, think=styles, max_length=max_length,
                                    merge=s.merge_turns)
     if dropped:
-        print(f"{cfg.stage}: left out {dropped} of {len(samples)} samples longer than {s.max_length} tokens")
+        print(f"{cfg.stage}: left out {dropped} of {len(samples)} samples longer than {max_length} tokens")
     if s.merge_turns:
         print(f"{cfg.stage}: {len(samples) - dropped} turns merged into {len(dataset)} rows")
-    args = SFTConfig(**trainer_kwargs(s, output_dir), max_length=s.max_length,
-                     completion_only_loss=True, packing=False, dataset_num_proc=None)
+    args = SFTConfig(**sft_kwargs(s, output_dir))
     trainer_class = _bucketed_trainer_class() if s.group_by_length else SFTTrainer
     return trainer_class(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
                          peft_config=lora_config(s))
