@@ -14,7 +14,7 @@ from thinkact.evaluate.bfcl import DEFAULT_CATEGORIES
 app = typer.Typer(help="Train conversational agents to think before they act.",
                   no_args_is_help=True, pretty_exceptions_show_locals=False)
 data_app = typer.Typer(help="Generate, convert and split data.", no_args_is_help=True)
-train_app = typer.Typer(help="Train one stage: sft, coldstart or grpo.", no_args_is_help=True)
+train_app = typer.Typer(help="Train one stage: sft, coldstart, grpo or grpo-episodes.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 app.add_typer(train_app, name="train")
 
@@ -405,6 +405,13 @@ def train_coldstart(config: Path = _CONFIG, overwrite: bool = _OVERWRITE, check:
 def train_grpo(config: Path = _CONFIG, overwrite: bool = _OVERWRITE, check: bool = _CHECK) -> None:
     """GRPO from the cold-start model, rewarded by the composite reward (each component logged)."""
     _train("grpo", config, overwrite, check)
+
+
+@train_app.command("grpo-episodes")
+def train_grpo_episodes(config: Path = _CONFIG, overwrite: bool = _OVERWRITE, check: bool = _CHECK) -> None:
+    """GRPO on whole conversations in the bundled simulator, from the cold-start model: the
+    reward is goal completion plus the mean per-turn reward against the oracle."""
+    _train("grpo_episodes", config, overwrite, check)
 
 
 @app.command()

@@ -28,12 +28,13 @@ from rich.table import Table
 
 from thinkact.schema import (DataError, TurnSample, read_conversations, read_log, read_turns, write_atomic,
                              write_jsonl)
-from thinkact.train.config import PipelineConfig, STAGES, dump_config, stage_config
+from thinkact.train.config import PipelineConfig, STAGES, StageConfig, dump_config, stage_config
 
-EVAL_STAGES = ("vanilla", *STAGES)
+EVAL_STAGES = ("vanilla", *STAGES, "grpo_episodes")
 # How each stage's outputs are scored: the base SFT model must not think, the reasoning stages
 # must; the vanilla model is free to do either.
-THINK = {"vanilla": "optional", "sft": "off", "coldstart": "required", "grpo": "required"}
+THINK = {"vanilla": "optional", "sft": "off", "coldstart": "required", "grpo": "required",
+         "grpo_episodes": "required"}
 SPLITS = ("train", "test", "ood")
 HEADLINE = ("turn_accuracy", "decision_accuracy", "exact_call_accuracy", "reply_similarity",
             "format_validity", "mean_reward", "mean_reasoning_length")
@@ -302,6 +303,9 @@ def dry_run_config(cfg: PipelineConfig, out: Path) -> PipelineConfig:
         "grpo": shrink(g, batch_size=groups, num_generations=groups, max_completion_length=16,
                        use_vllm=False),
         "eval": cfg.eval.model_copy(update={"max_samples": 8, "max_new_tokens": 16}),
+        "grpo_episodes": cfg.grpo_episodes and shrink(
+            cfg.grpo_episodes, batch_size=groups, num_generations=groups, max_completion_length=16, goals=4,
+            max_actions=3),
     })
 
 
@@ -389,6 +393,16 @@ def run_pipeline(cfg: PipelineConfig, out: str | Path, *, overwrite: bool = Fals
             _record_time(out, f"train/{stage}", time.perf_counter() - start)
         evaluate_stage(cfg, stage, str(model_dir), splits, out)
         model = str(model_dir)
+    if cfg.grpo_episodes is not None:  # episode GRPO, from the cold-start model
+        console.rule("grpo_episodes")
+        settings = cfg.grpo_episodes.model_copy(update={"goal_seed": cfg.data.seed})
+        sc = StageConfig(stage="grpo_episodes", model=str(out / "stages" / "coldstart" / "model"),
+                         out=str(out / "stages" / "grpo_episodes"), train=settings)
+        done, start = (out / "stages" / "grpo_episodes" / "model" / "config.yaml").is_file(), time.perf_counter()
+        model_dir = train_stage(sc, console=console)
+        if not done:
+            _record_time(out, "train/grpo_episodes", time.perf_counter() - start)
+        evaluate_stage(cfg, "grpo_episodes", str(model_dir), splits, out)
 
     shutil.rmtree(out / ".tmp", ignore_errors=True)
     results = collect_results(out, list(splits))
