@@ -23,7 +23,7 @@ from typing import Any, Callable
 
 import torch
 
-from thinkact.evaluate.generation import CACHE_KWARG, cache_layers, output_cache, stop_token_ids
+from thinkact.evaluate.generation import CACHE_KWARG, _keep_rows, cache_layers, output_cache, stop_token_ids
 from thinkact.schema import TurnSample
 from thinkact.train.transcript import Transcript, extend, start
 
@@ -191,21 +191,28 @@ class EpisodeSampler:
                 cache.update(k, v, layer)
         stops = torch.tensor(self.stops, device=device)
         ended = torch.zeros(len(rows), dtype=torch.bool, device=device)
+        live = list(range(len(rows)))  # the row of `rows` each row of the batch is
         tokens: list[list[int]] = [[] for _ in rows]
         logps: list[list[float]] = [[] for _ in rows]
         for _ in range(self.max_new_tokens):
             logits = self.model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True,
                                 **{CACHE_KWARG: cache}).logits[:, -1]
             nxt, lp = sample_next(logits, self.temperature, self.top_p, self.generator)
-            for r, (tok, p, done) in enumerate(zip(nxt.tolist(), lp.tolist(), ended.tolist())):
+            for row, tok, p, done in zip(live, nxt.tolist(), lp.tolist(), ended.tolist()):
                 if not done:
-                    tokens[r].append(tok)
-                    logps[r].append(p)
+                    tokens[row].append(tok)
+                    logps[row].append(p)
             ended = ended | torch.isin(nxt, stops)
             if bool(ended.all()):
                 break
             ids = torch.where(ended, torch.full_like(nxt, self.pad_id), nxt)[:, None]
-            mask = torch.cat([mask, mask.new_ones((len(rows), 1))], dim=-1)
+            mask = torch.cat([mask, mask.new_ones((len(live), 1))], dim=-1)
             positions = positions + 1
+            # Rows that have ended leave the batch once they are a quarter of it (as greedy_decode
+            # does): the others stop paying for them, and no row's numbers depend on its batch.
+            if int(ended.sum()) >= max(1, len(live) // 4) and _keep_rows(cache, ~ended):
+                keep = (~ended).nonzero().squeeze(-1)
+                live = [live[i] for i in keep.tolist()]
+                ids, positions, mask, ended = ids[keep], positions[keep], mask[keep], ended[keep]
         return tokens, logps
 
