@@ -1,6 +1,7 @@
 """Episode GRPO: sampling with reused keys and values, the rollout TRL gets, and the stage."""
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -108,6 +109,9 @@ def test_episode_settings_and_configs(tmp_path):
     cfg = load_pipeline_config(pipe)
     assert cfg.grpo_episodes.max_actions == 8 and load_pipeline_config(preset="quickstart").grpo_episodes is None
     assert cfg.for_seed(3).grpo_episodes.seed == 3
+    shipped = load_stage_config(Path(__file__).resolve().parents[1] / "configs" / "quickstart" / "grpo_episodes.yaml",
+                                "grpo_episodes")
+    assert shipped.train.num_generations == 4 and shipped.train.think
 
 
 @pytest.mark.slow
@@ -155,3 +159,26 @@ def test_trl_masks_the_environments_tokens_out_of_the_loss(tiny_model_dir, tmp_p
         assert loss_mask[r, :len(env)].tolist() == env and not loss_mask[r, len(env):].any()
     assert any(0 < sum(env) < len(env) for env in seen["out"]["env_mask"])  # the model's and the environment's
     assert out["num_items_in_batch"] == sum(sum(e) for e in seen["out"]["env_mask"])
+
+
+@pytest.mark.slow
+def test_the_pipeline_runs_episode_grpo_from_the_cold_start_when_asked(tmp_path, tiny_model_dir):
+    from thinkact.train.pipeline import dry_run_config, run_pipeline
+
+    cfg = load_pipeline_config(preset="tiny")
+    episodes = GRPOEpisodesSettings(max_steps=1, batch_size=4, num_generations=2, goals=2, max_actions=2,
+                                    max_completion_length=8, logging_steps=1, save_steps=1)
+    cfg = cfg.model_copy(update={"model": cfg.model.model_copy(update={"name": str(tiny_model_dir)}),
+                                 "sft": cfg.sft.model_copy(update={"max_steps": 1}),
+                                 "eval": cfg.eval.model_copy(update={"splits": ["test"], "max_samples": 4}),
+                                 "grpo_episodes": episodes})
+    out = tmp_path / "run"
+    results = run_pipeline(cfg, out)
+    saved = yaml.safe_load((out / "stages" / "grpo_episodes" / "model" / "config.yaml").read_text())
+    assert saved["model"] == str(out / "stages" / "coldstart" / "model") and saved["stage"] == "grpo_episodes"
+    assert ("grpo_episodes", "test") in {(r["stage"], r["split"]) for r in results["rows"]}
+    assert "train/grpo_episodes" in json.loads((out / "timings.json").read_text())
+    assert "| grpo_episodes |" in (out / "results.md").read_text()
+    shrunk = dry_run_config(cfg, out).grpo_episodes
+    assert shrunk.max_steps == 2 and shrunk.goals == 4 and shrunk.batch_size % shrunk.num_generations == 0
+    assert dry_run_config(load_pipeline_config(preset="tiny"), out).grpo_episodes is None

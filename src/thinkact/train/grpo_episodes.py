@@ -59,7 +59,8 @@ class EpisodeRollout:
         unknown = sorted({p for p in prompts if p not in self.goals})
         if unknown:
             raise DataError(f"rollout prompts must be goal ids of the episode set; unknown: {unknown[:3]}")
-        self.calls += 1
+        # A resumed run goes on with the seeds it would have used: at least one rollout per step.
+        self.calls = max(self.calls, trainer.state.global_step) + 1
         args = trainer.args
         with unwrap_model_for_generation(trainer.model_wrapped, trainer.accelerator,
                                          gather_deepspeed3_params=args.ds3_gather_for_generation) as model:
