@@ -135,3 +135,29 @@ def test_cli_episodes_with_a_tiny_model(tiny_model_dir, tmp_path):
     assert all(e["actions"] <= 3 for e in s["per_episode"])
     assert f"episodes -> {tmp_path / 'ep.episodes.jsonl'}" in r.output
     assert len((tmp_path / "ep.episodes.jsonl").read_text().splitlines()) == 4
+
+
+def test_episode_intervals_are_over_goals_and_paired():
+    from thinkact.evaluate.episode_stats import compare_episodes, episode_parts
+
+    def summary(pattern):  # goal g's trials succeed where pattern[g] says
+        return {"per_episode": [{"goal_id": f"g{g}", "success": s} for g, trials in enumerate(pattern)
+                                for s in trials]}
+
+    a = summary([[1, 1, 1, 1], [1, 0, 1, 0], [0, 0, 0, 0], [1, 1, 1, 0]] * 5)
+    b = summary([[1, 1, 0, 1], [0, 0, 1, 0], [0, 0, 0, 0], [1, 0, 1, 0]] * 5)
+    out = compare_episodes({"a": a, "b": b}, ks=(1, 2, 4, 8), reference="b", resamples=500)
+    assert out["goals"] == 20 and out["trials"] == 4 and "pass^8" not in out["rows"]["a"]
+    row = out["rows"]["a"]
+    assert row["success"]["mean"] == pytest.approx(9 / 16) == row["pass^1"]["mean"]
+    assert row["pass^4"]["mean"] == pytest.approx(1 / 4)  # only the first goal of each four
+    assert row["pass^2"]["mean"] == pytest.approx((1 + 1 / 6 + 0 + 3 / 6) / 4)
+    lo, hi = row["success"]["ci"]
+    assert lo < 9 / 16 < hi and row["success"]["n"] == 80
+    diff = out["differences"]["a"]["success"]
+    assert diff["difference"] == pytest.approx(9 / 16 - 6 / 16)
+    assert 0 < diff["difference_ci"][0] <= diff["difference_ci"][1]  # a is better on every resample of goals
+    with pytest.raises(ValueError, match="other goals"):
+        compare_episodes({"a": a, "c": summary([[1, 1, 1, 1]])})
+    with pytest.raises(ValueError, match="no episodes"):
+        episode_parts({"g0": [True]}, ["g0", "g1"], ks=(1,))

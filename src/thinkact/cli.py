@@ -14,7 +14,7 @@ from thinkact.evaluate.bfcl import DEFAULT_CATEGORIES
 app = typer.Typer(help="Train conversational agents to think before they act.",
                   no_args_is_help=True, pretty_exceptions_show_locals=False)
 data_app = typer.Typer(help="Generate, convert and split data.", no_args_is_help=True)
-train_app = typer.Typer(help="Train one stage: sft, coldstart or grpo.", no_args_is_help=True)
+train_app = typer.Typer(help="Train one stage: sft, coldstart, grpo or grpo-episodes.", no_args_is_help=True)
 config_app = typer.Typer(help="Pipeline configs and presets as stage configs.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 app.add_typer(train_app, name="train")
@@ -456,6 +456,15 @@ def config_export(
     except DataError as exc:
         _fail(exc)
     typer.echo("\n".join(str(p) for p in written))
+
+
+@train_app.command("grpo-episodes")
+def train_grpo_episodes(config: Path = _CONFIG, preset: str = _PRESET, run: Path = _RUN, seed: int = _SEED,
+                        overwrite: bool = _OVERWRITE, check: bool = _CHECK) -> None:
+    """GRPO on whole conversations in the bundled simulator, from the cold-start model: the
+    reward is goal completion plus the mean per-turn reward against the oracle (a preset
+    with a `grpo_episodes` section, e.g. quickstart-episodes)."""
+    _train("grpo_episodes", config, preset, run, seed, overwrite, check)
 
 
 @app.command()

@@ -25,12 +25,13 @@ from rich.table import Table
 
 from thinkact.rundir import DataDir, RunDir, tmp_beside
 from thinkact.schema import DataError, TurnSample, read_conversations, read_turns, write_atomic, write_jsonl
-from thinkact.train.config import PipelineConfig, STAGES, dump_config, stage_config
+from thinkact.train.config import PipelineConfig, STAGES, dump_config, pipeline_stage_config, stage_config
 
-EVAL_STAGES = ("vanilla", *STAGES)
+EVAL_STAGES = ("vanilla", *STAGES, "grpo_episodes")
 # How each stage's outputs are scored: the base SFT model must not think, the reasoning stages
 # must; the vanilla model is free to do either.
-THINK = {"vanilla": "optional", "sft": "off", "coldstart": "required", "grpo": "required"}
+THINK = {"vanilla": "optional", "sft": "off", "coldstart": "required", "grpo": "required",
+         "grpo_episodes": "required"}
 SPLITS = ("train", "test", "ood")
 
 
@@ -277,6 +278,9 @@ def dry_run_config(cfg: PipelineConfig, out: str | Path) -> PipelineConfig:
         "grpo": shrink(g, per_device_train_batch_size=groups, num_generations=groups, max_completion_length=16,
                        use_vllm=False),
         "eval": cfg.eval.model_copy(update={"max_samples": 8, "max_new_tokens": 16}),
+        "grpo_episodes": cfg.grpo_episodes and shrink(
+            cfg.grpo_episodes, per_device_train_batch_size=groups, num_generations=groups,
+            max_completion_length=16).model_copy(update={"goals": 4, "max_actions": 3}),
     })
 
 
@@ -366,6 +370,14 @@ def run_pipeline(cfg: PipelineConfig, out: str | Path, *, overwrite: bool = Fals
             _record_time(run, f"train/{stage}", time.perf_counter() - start)
         evaluate_stage(cfg, stage, str(model_dir), splits, out)
         model = str(model_dir)
+    if cfg.grpo_episodes is not None:  # episode GRPO, from the cold-start model
+        console.rule("grpo_episodes")
+        sc = pipeline_stage_config(cfg, "grpo_episodes", out)
+        done, start = run.stage_done("grpo_episodes"), time.perf_counter()
+        model_dir = train_stage(sc, console=console)
+        if not done:
+            _record_time(run, "train/grpo_episodes", time.perf_counter() - start)
+        evaluate_stage(cfg, "grpo_episodes", str(model_dir), splits, out)
 
     shutil.rmtree(run.tmp, ignore_errors=True)
     results = collect_results(out, list(splits))

@@ -100,13 +100,17 @@ class BatchingPolicy:
                 on_batch(len(batch))
 
 
-def model_policy(batcher: BatchingPolicy, goal: Any, trial: int) -> Callable[[list[Message]], str]:
-    """The policy the simulator calls: the context as a turn sample, the model's raw text back."""
+def model_policy(batcher: BatchingPolicy, goal: Any, trial: int,
+                 episode: str | None = None) -> Callable[[list[Message]], str]:
+    """The policy the simulator calls: the context as a turn sample, the model's raw text back.
+    Every sample of one episode carries the same `conversation_id` (`episode`, by default
+    "<goal id>~<trial>"), so a generator can tell the episodes of a batch apart."""
     steps = iter(range(1, 10**9))
+    episode = episode or f"{goal.id}~{trial}"
 
     def policy(messages: list[Message]) -> str:
-        sid = f"{goal.id}~{trial}@{next(steps)}"
-        return batcher.ask(context_sample(sid, goal.system, goal.tools, messages))
+        sample = context_sample(f"{episode}@{next(steps)}", goal.system, goal.tools, messages)
+        return batcher.ask(sample.model_copy(update={"conversation_id": episode}))
 
     return policy
 
@@ -114,26 +118,36 @@ def model_policy(batcher: BatchingPolicy, goal: Any, trial: int) -> Callable[[li
 def run_episodes(generator: Any, goals: list[Any], *, trials: int = 4, max_actions: int = 40,
                  concurrency: int = 32, bar: Progress | None = None) -> list[Any]:
     """Play every goal `trials` times with the model policy; EpisodeResults in (goal, trial) order."""
-    jobs: queue.Queue = queue.Queue()
-    for g in goals:
-        for t in range(trials):
-            jobs.put((g, t))
-    total = jobs.qsize()
-    results: dict[tuple[str, int], Any] = {}
+    def job(goal: Any, trial: int) -> Callable[[BatchingPolicy], Any]:
+        return lambda batcher: run_episode(goal, model_policy(batcher, goal, trial), trial=trial,
+                                           max_actions=max_actions)
+
+    return play_batched(generator, [job(g, t) for g in goals for t in range(trials)],
+                        concurrency=concurrency, bar=bar)
+
+
+def play_batched(generator: Any, jobs: list[Callable[[BatchingPolicy], Any]], *, concurrency: int = 32,
+                 bar: Progress | None = None) -> list[Any]:
+    """Run `jobs` (each plays one episode through the batcher it is given and returns its result)
+    in up to `concurrency` threads, their policy calls generated together in batches; results
+    in the jobs' order. Generation runs in the calling thread."""
+    pending: queue.Queue = queue.Queue()
+    for i, fn in enumerate(jobs):
+        pending.put((i, fn))
+    results: dict[int, Any] = {}
     errors: list[BaseException] = []
-    workers = max(1, min(concurrency, total))
+    workers = max(1, min(concurrency, len(jobs)))
     batcher = BatchingPolicy(generator, workers)
-    task = bar.add_task("episodes", total=total, rate="") if bar else None
+    task = bar.add_task("episodes", total=len(jobs), rate="") if bar else None
 
     def work() -> None:
         try:
             while not errors:
                 try:
-                    goal, trial = jobs.get_nowait()
+                    i, fn = pending.get_nowait()
                 except queue.Empty:
                     return
-                results[(goal.id, trial)] = run_episode(goal, model_policy(batcher, goal, trial),
-                                                        trial=trial, max_actions=max_actions)
+                results[i] = fn(batcher)
                 if bar:
                     bar.advance(task, 1)
         except BaseException as exc:  # reported in the calling thread
@@ -151,7 +165,7 @@ def run_episodes(generator: Any, goals: list[Any], *, trials: int = 4, max_actio
             t.join()
     if errors:
         raise errors[0]
-    return [results[(g.id, t)] for g in goals for t in range(trials)]
+    return [results[i] for i in range(len(jobs))]
 
 
 def summarize(goals: list[Any], results: list[Any], trials: int, ks: tuple[int, ...]) -> dict[str, Any]:

@@ -41,6 +41,7 @@ from pydantic import (BaseModel, ConfigDict, Field, PositiveInt, TypeAdapter, Va
 from pydantic.errors import PydanticUserError
 from pydantic_core import PydanticCustomError
 
+from thinkact.episode_rewards import EpisodeWeights
 from thinkact.rewards import RewardWeights
 from thinkact.schema import DataError
 
@@ -300,20 +301,40 @@ class GRPOSettings(TrainSettings):
         return self
 
 
-SETTINGS = {"sft": SFTSettings, "coldstart": ColdstartSettings, "grpo": GRPOSettings}
+class GRPOEpisodesSettings(GRPOSettings):
+    """GRPO on whole conversations in the bundled simulator (train.grpo_episodes): a rollout is
+    an episode of a training goal, the loss on the model's own tokens only, the reward the
+    goal's completion plus the mean per-turn reward (`reward`, against the oracle's action in
+    each state; thinkact.episode_rewards). `trl.max_completion_length` bounds each action;
+    `trl.num_generations` episodes of one goal make a group."""
+
+    goals: PositiveInt = 256  # training goals (bench.simulator.sample_goals on the train split)
+    goal_seed: int = 0  # their database and sampling seed (the pipeline uses data.seed)
+    max_actions: PositiveInt = 12  # agent actions before the episode is cut (a failure)
+    episode_reward: EpisodeWeights = Field(default_factory=EpisodeWeights)
+
+    @model_validator(mode="after")
+    def _transformers_rollouts(self) -> "GRPOEpisodesSettings":
+        if self.trl_value("use_vllm"):
+            raise ValueError("episode rollouts generate with transformers; use_vllm must be false or unset")
+        return self
+
+
+SETTINGS = {"sft": SFTSettings, "coldstart": ColdstartSettings, "grpo": GRPOSettings,
+            "grpo_episodes": GRPOEpisodesSettings}
 
 
 class StageConfig(_Strict):
     """One stage, as `thinkact train <stage>` runs it (a file's, or a pipeline config's stage from
     `pipeline_stage_config`)."""
 
-    stage: Literal["sft", "coldstart", "grpo"]
+    stage: Literal["sft", "coldstart", "grpo", "grpo_episodes"]
     model: str  # preset model name (quickstart, smollm2), HF folder or hub id
     chat_template: str | None = None  # a .jinja file, or a template name shipped with TRL
-    data: str  # turn samples JSONL
+    data: str | None = None  # turn samples JSONL (grpo_episodes: none, its goals come from the simulator)
     out: str  # stage folder: checkpoint-<step>/, model/, train_log.jsonl
     mix_data: str | None = None  # coldstart with train.mix or train.replay > 0: the turns to draw from
-    train: SFTSettings | ColdstartSettings | GRPOSettings
+    train: SFTSettings | ColdstartSettings | GRPOSettings | GRPOEpisodesSettings
 
     @model_validator(mode="before")
     @classmethod
@@ -325,6 +346,12 @@ class StageConfig(_Strict):
             if isinstance(train, dict):
                 values = {**values, "train": SETTINGS[values["stage"]].model_validate(train)}
         return values
+
+    @model_validator(mode="after")
+    def _data_given(self) -> "StageConfig":
+        if self.data is None and self.stage != "grpo_episodes":
+            raise ValueError(f"stage {self.stage} needs data (a turn samples file)")
+        return self
 
 
 class ModelSettings(_Strict):
@@ -379,6 +406,9 @@ class PipelineConfig(_Strict):
     coldstart: ColdstartSettings = Field(default_factory=ColdstartSettings)
     grpo: GRPOSettings = Field(default_factory=GRPOSettings)
     eval: EvalSettings = Field(default_factory=EvalSettings)
+    # Episode GRPO after the three stages, from the cold-start model (stages/grpo_episodes/);
+    # None: not run.
+    grpo_episodes: GRPOEpisodesSettings | None = None
     # Training seeds: one complete run per seed (RUN_DIR/seed-<k>/), every stage's `seed` set
     # to k, data and evaluation identical, then results aggregated over the seeds with
     # intervals (thinkact.seeds). None: one run with the stages' own seeds.
@@ -393,6 +423,8 @@ class PipelineConfig(_Strict):
     def for_seed(self, seed: int) -> "PipelineConfig":
         """The single run of `seed`: every stage's seed set to it, nothing else changed."""
         update = {s: getattr(self, s).model_copy(update={"seed": seed}) for s in STAGES}
+        if self.grpo_episodes is not None:
+            update["grpo_episodes"] = self.grpo_episodes.model_copy(update={"seed": seed})
         return self.model_copy(update={**update, "seeds": None})
 
 
@@ -500,7 +532,7 @@ def _read_yaml(path: Path) -> tuple[dict[str, Any], str]:
 
 # Top-level keys only one kind of config has, to tell a user who gave the other kind.
 STAGE_ONLY = {"stage", "train", "out", "mix_data"}
-PIPELINE_ONLY = {"base", "preset", "sft", "coldstart", "grpo", "eval", "seeds"}
+PIPELINE_ONLY = {"base", "preset", "sft", "coldstart", "grpo", "eval", "seeds", "grpo_episodes"}
 
 
 def _is_pipeline(data: dict[str, Any]) -> bool:
@@ -561,6 +593,12 @@ def check_with_trl(cfg: StageConfig, path: str | Path | None = None) -> None:
 
         def build() -> Any:
             return grpo_args(cfg.train, cfg.out, reward_funcs(cfg.train)[1])
+    elif cfg.stage == "grpo_episodes":
+        from thinkact.train.grpo import grpo_args
+        from thinkact.train.grpo_episodes import reward_funcs as episode_reward_funcs
+
+        def build() -> Any:
+            return grpo_args(cfg.train.with_trl(use_vllm=False), cfg.out, episode_reward_funcs(cfg.train)[1])
     else:
         from trl import SFTConfig
 
@@ -708,6 +746,12 @@ def pipeline_stage_config(pipeline: PipelineConfig, stage: str, run: str | Path,
     elif seed is not None:
         raise DataError("this config has no seeds; its stages are seeded by their own `seed`", field="seed")
     data = run.data
+    if stage == "grpo_episodes":  # no data file: goals from the simulator, with the data seed
+        if pipeline.grpo_episodes is None:
+            raise DataError("this config has no grpo_episodes section (the quickstart-episodes preset has one)",
+                            field="grpo_episodes")
+        return StageConfig(stage=stage, model=str(run.stage_model("coldstart")), out=str(run.stage(stage)),
+                           train=pipeline.grpo_episodes.model_copy(update={"goal_seed": pipeline.data.seed}))
     before = {"sft": None, "coldstart": "sft", "grpo": "coldstart"}[stage]
     draws = stage == "coldstart" and bool(pipeline.coldstart.mix or pipeline.coldstart.replay)
     return stage_config(pipeline, stage,

@@ -140,6 +140,8 @@ def train_stage(cfg: StageConfig, *, overwrite: bool = False, console: Any = Non
     """`thinkact train <stage>`: the stage's trainer, run resumably."""
     if cfg.stage == "grpo":
         from thinkact.train.grpo import build_grpo_trainer as build
+    elif cfg.stage == "grpo_episodes":
+        from thinkact.train.grpo_episodes import build_episode_trainer as build
     else:
         from thinkact.train.sft import build_sft_trainer as build
     return run_stage(cfg, build, overwrite=overwrite, console=console, callbacks=callbacks)
