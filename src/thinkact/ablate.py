@@ -40,7 +40,7 @@ from thinkact.pipeline import eval_subset, evaluate_stage, open_run, read_timing
 from thinkact.rundir import AblationDir, RunDir
 from thinkact.schema import DataError, read_turns, write_atomic
 from thinkact.train.config import (GRPOSettings, PipelineConfig, StageConfig, _error_loc, _validation_error,
-                                   merge_config)
+                                   merge_config, upgrade_saved)
 
 DEFAULT_VARIANTS = ("full", "other-seed", "no-format", "no-decision", "no-tool", "no-answer", "no-efficiency",
                     "tool-x2", "answer-x2", "binary", "no-think", "no-coldstart")
@@ -120,7 +120,8 @@ def read_run(run: RunDir) -> PipelineConfig:
             raise DataError("a run of several seeds: ablate one of them (RUN_DIR/seed-<k>)", file=run.path)
         raise DataError(f"not a pipeline run folder (no {saved.name})", file=run.path)
     try:
-        return PipelineConfig.model_validate(yaml.safe_load(saved.read_text(encoding="utf-8")) or {})
+        # the config as the pipeline saved it, in the current form whichever version wrote it
+        return PipelineConfig.model_validate(upgrade_saved(yaml.safe_load(saved.read_text(encoding="utf-8")) or {}))
     except ValidationError as exc:
         raise _validation_error(exc, PipelineConfig, saved, saved.read_text(encoding="utf-8")) from None
 

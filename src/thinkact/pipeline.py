@@ -25,7 +25,8 @@ from rich.table import Table
 
 from thinkact.rundir import DataDir, RunDir, tmp_beside
 from thinkact.schema import DataError, TurnSample, read_conversations, read_turns, write_atomic, write_jsonl
-from thinkact.train.config import PipelineConfig, STAGES, dump_config, pipeline_stage_config, stage_config
+from thinkact.train.config import (PipelineConfig, STAGES, comparable, dump_config, pipeline_stage_config, stage_config,
+                                   upgrade_saved)
 
 EVAL_STAGES = ("vanilla", *STAGES, "grpo_episodes")
 # How each stage's outputs are scored: the base SFT model must not think, the reasoning stages
@@ -55,11 +56,11 @@ def open_run(cfg: PipelineConfig, out: str | Path, overwrite: bool) -> None:
         shutil.rmtree(out)
     if saved.is_file():
         old = yaml.safe_load(saved.read_text(encoding="utf-8")) or {}
-        try:  # compare resolved settings, defaults filled in
-            old = PipelineConfig.model_validate(old).model_dump(mode="json")
+        try:  # compare resolved settings, defaults filled in, whichever version saved them
+            old = comparable(PipelineConfig.model_validate(upgrade_saved(old)))
         except ValueError:
             pass
-        changes = _diff(old, cfg.model_dump(mode="json"))
+        changes = _diff(old, comparable(cfg))
         if changes:
             shown = "; ".join(changes[:5]) + (f"; ... ({len(changes)} changes)" if len(changes) > 5 else "")
             raise DataError(f"this run was started with another config ({shown}); run it with the "

@@ -428,6 +428,80 @@ class PipelineConfig(_Strict):
         return self.model_copy(update={**update, "seeds": None})
 
 
+# --------------------------------------------------------------------------- configs thinkact saved
+
+
+def upgrade_settings(settings: type[TrainSettings], data: Any) -> Any:
+    """One stage's settings as an older thinkact saved them (TRL's keywords beside thinkact's own,
+    some under short names: epochs, batch_size, ...) in the current form: each key that is not a
+    field of `settings` goes under `trl:` by its TRL name (TRL_NAMES) if trl.<TRL_CONFIG> has that
+    field, and is left out if not (a GRPO `max_length`). A None left out too: it meant "thinkact
+    decides", as an unset key does now. Settings already in the current form come back as they are.
+    For saved files only: a file a user writes keeps the error that points to `trl:`."""
+    if not isinstance(data, dict):
+        return data
+    fields = trl_fields(settings.TRL_CONFIG)
+    own: dict[str, Any] = {}
+    moved: dict[str, Any] = {}
+    for key, value in data.items():
+        if key in settings.model_fields:
+            own[key] = value
+            continue
+        name = TRL_NAMES.get(key, key)
+        if value is not None and name in fields and name not in SET_BY_THINKACT:
+            moved[name] = value
+    if moved:
+        own["trl"] = {**moved, **(own.get("trl") or {})}  # a `trl:` key wins over a flat one
+    return own
+
+
+def upgrade_saved(data: Any) -> Any:
+    """A pipeline config thinkact saved (RUN/run_config.yaml), in the current form whatever the
+    version that wrote it (upgrade_settings for each stage section)."""
+    if not isinstance(data, dict):
+        return data
+    return {k: upgrade_settings(SETTINGS[k], v) if k in SETTINGS else v for k, v in data.items()}
+
+
+def upgrade_saved_stage(data: Any) -> Any:
+    """A stage config thinkact saved (a stage folder's config.yaml), in the current form."""
+    if not isinstance(data, dict) or data.get("stage") not in SETTINGS:
+        return data
+    return {**data, "train": upgrade_settings(SETTINGS[data["stage"]], data.get("train"))}
+
+
+# TRL keywords trainer_kwargs (and the stages' own keywords) fill when `trl` leaves them unset, so
+# that unset is not TRL's default there.
+FILLED_BY_THINKACT = {"bf16", "use_cpu", "logging_first_step", "data_seed", "disable_tqdm",
+                      "gradient_checkpointing", "activation_checkpointing", "completion_only_loss",
+                      "packing", "use_vllm"}
+
+
+def _unset_values(config: str) -> dict[str, Any]:
+    """What trl.<config> gets for each key `trl` leaves unset and thinkact does not fill: TRL's default."""
+    return {k: trl_default(config, k) for k in trl_fields(config)
+            if k not in FILLED_BY_THINKACT and k not in SET_BY_THINKACT}
+
+
+def comparable(cfg: BaseModel) -> dict[str, Any]:
+    """cfg.model_dump(mode="json") for comparing the settings a run or stage was started with to
+    those it is resumed with: each stage's `trl` with TRL's default under every key it leaves unset
+    (but those thinkact fills itself), so that a key set to its default and the key left unset
+    compare equal."""
+    data = cfg.model_dump(mode="json")
+    if isinstance(cfg, TrainSettings):
+        trl = {**_unset_values(cfg.TRL_CONFIG), **data["trl"]}
+        if trl.get("report_to") in ([], ["none"]):
+            trl["report_to"] = "none"  # no integration, spelt another way
+        data["trl"] = trl
+        return data
+    for name in type(cfg).model_fields:
+        value = getattr(cfg, name)
+        if isinstance(value, BaseModel):
+            data[name] = comparable(value)
+    return data
+
+
 # --------------------------------------------------------------------------- loading
 
 

@@ -22,7 +22,7 @@ from transformers import PrinterCallback
 from thinkact.rundir import CONFIG, LOG, MODEL, stage_done, tmp_beside
 from thinkact.schema import DataError, write_atomic
 from thinkact.train.callbacks import JsonlLogger, RichProgress, trim_log
-from thinkact.train.config import StageConfig, dump_config
+from thinkact.train.config import StageConfig, comparable, dump_config, upgrade_saved_stage
 
 
 def last_checkpoint(folder: str | Path) -> tuple[str | None, int]:
@@ -48,7 +48,7 @@ def _identity(cfg: StageConfig) -> dict[str, Any]:
     # What must not change between a run and its resumption: the stage and its settings.
     # Paths may be spelt differently (relative, absolute) without changing the work.
     return {"stage": cfg.stage, "chat_template": cfg.chat_template, "mixed": bool(cfg.mix_data),
-            "train": cfg.train.model_dump(mode="json")}
+            "train": comparable(cfg.train)}
 
 
 def check_resumable(cfg: StageConfig) -> None:
@@ -59,8 +59,8 @@ def check_resumable(cfg: StageConfig) -> None:
     import yaml
 
     try:
-        old = StageConfig.model_validate(yaml.safe_load(saved.read_text(encoding="utf-8")))
-    except Exception:  # unreadable or from an older version: treat as changed
+        old = StageConfig.model_validate(upgrade_saved_stage(yaml.safe_load(saved.read_text(encoding="utf-8"))))
+    except Exception:  # unreadable: treat as changed
         old = None
     if old is None or _identity(old) != _identity(cfg):
         raise DataError(f"the stage in {cfg.out} was started with other settings; "
