@@ -405,7 +405,7 @@ def _train(stage: str, config: Path | None, preset: str | None, run: Path | None
 
 _CONFIG = typer.Option(None, "--config", "-c", help="Stage config (YAML), e.g. one `thinkact config export` wrote.")
 _PRESET = typer.Option(None, "--preset", "-p", help="Train this preset's stage, as `thinkact pipeline --preset` "
-                       "would in run folder --run (quickstart, results, smollm2, paper, tiny).")
+                       "would in run folder --run (quickstart, quickstart-episodes, results, smollm2, paper, tiny).")
 _RUN = typer.Option(None, "--run", help="With --preset: the pipeline run folder whose data/ the stage reads and "
                     "whose stages/ it writes (default runs/<preset>).")
 _SEED = typer.Option(None, "--seed", help="With --preset: which of the preset's training seeds (a preset with "
@@ -438,7 +438,7 @@ def train_grpo(config: Path = _CONFIG, preset: str = _PRESET, run: Path = _RUN, 
 
 @config_app.command("export")
 def config_export(
-    source: str = typer.Argument(..., help="A preset name (quickstart, results, smollm2, paper, tiny) or a "
+    source: str = typer.Argument(..., help="A preset name (quickstart, quickstart-episodes, results, smollm2, paper, tiny) or a "
                                  "pipeline config (YAML)."),
     out: Path = typer.Option(..., "--out", "-o", help="Folder for sft.yaml, coldstart.yaml and grpo.yaml."),
     run: Path = typer.Option(None, "--run", help="The pipeline run folder the stages read data/ from and write "
