@@ -221,7 +221,6 @@ class HFGenerator:
     def _decode_batch(self, rows: list[list[int]], prefix: list[int], prefix_kv: Any,
                       store: "PromptKV | None" = None) -> list[str]:
         import torch
-        from transformers import StaticCache
 
         p = len(prefix)
         width = max(len(r) for r in rows) - p  # the rows' own parts, left-padded
@@ -238,21 +237,7 @@ class HFGenerator:
         # laid side by side in a static cache (a dynamic cache concatenates its whole length on
         # every step, which costs more than the step itself when prompts are long).
         own = [self._own_kv(row[p:-1], prefix_kv, store) if len(row) - p > 1 else None for row in rows]
-        some = next((kv for kv in own if kv is not None), None)
-        past = None
-        if some is not None:
-            past = StaticCache(config=self.model.config, max_cache_len=width - 1 + self.max_new_tokens)
-            for layer, (k0, v0) in enumerate(some):
-                k = k0.new_zeros((len(rows), k0.shape[1], width - 1, k0.shape[3]))
-                v = v0.new_zeros((len(rows), v0.shape[1], width - 1, v0.shape[3]))
-                for r, kv in enumerate(own):
-                    if kv is not None:
-                        n = kv[layer][0].shape[2]
-                        k[r, :, width - 1 - n:] = kv[layer][0][0]
-                        v[r, :, width - 1 - n:] = kv[layer][1][0]
-                past.update(k, v, layer)
-        if past is None:  # every row's own part is its last token alone
-            past = StaticCache(config=self.model.config, max_cache_len=width - 1 + self.max_new_tokens)
+        past = right_aligned_cache(self.model.config, own, width - 1, width - 1 + self.max_new_tokens)
         # The last prompt column, then decoding; the shared prefix is attended to from one copy
         # for the whole batch (see shared_prefix_attention).
         began = time.perf_counter()
@@ -321,6 +306,28 @@ def _last_logits_only(model: Any) -> dict[str, int]:
     """The forward keyword that computes logits for the last position only, where the model
     has it (transformers' `logits_to_keep`)."""
     return {"logits_to_keep": 1} if "logits_to_keep" in _forward_params(model) else {}
+
+
+def right_aligned_cache(config: Any, kvs: list[Any], width: int, length: int) -> Any:
+    """A StaticCache of `length` positions holding, for each batch row, that row's keys and values
+    (`kvs[r]`: per layer (k, v) of one row, or None for none) ending at column `width`, so rows of
+    different lengths line up on the right as left-padded prompts do."""
+    from transformers import StaticCache
+
+    cache = StaticCache(config=config, max_cache_len=length)
+    some = next((kv for kv in kvs if kv is not None), None)
+    if some is None or width == 0:
+        return cache
+    for layer, (k0, v0) in enumerate(some):
+        k = k0.new_zeros((len(kvs), k0.shape[1], width, k0.shape[3]))
+        v = v0.new_zeros((len(kvs), v0.shape[1], width, v0.shape[3]))
+        for r, kv in enumerate(kvs):
+            if kv is not None:
+                n = kv[layer][0].shape[2]
+                k[r, :, width - n:] = kv[layer][0][0]
+                v[r, :, width - n:] = kv[layer][1][0]
+        cache.update(k, v, layer)
+    return cache
 
 
 def _keep_rows(cache: Any, keep: Any) -> bool:

@@ -23,7 +23,8 @@ from typing import Any, Callable
 
 import torch
 
-from thinkact.evaluate.generation import CACHE_KWARG, _keep_rows, cache_layers, output_cache, stop_token_ids
+from thinkact.evaluate.generation import (CACHE_KWARG, _keep_rows, cache_layers, output_cache, right_aligned_cache,
+                                         stop_token_ids)
 from thinkact.schema import TurnSample
 from thinkact.train.transcript import Transcript, extend, start
 
@@ -166,7 +167,6 @@ class EpisodeSampler:
                      ) -> tuple[list[list[int]], list[list[float]]]:
         """Sampled continuations of `rows` (the samples' episodes' token sequences), each up to
         and including its first stop token, at most max_new_tokens, and their log-probabilities."""
-        from transformers import StaticCache
 
         device = next(self.model.parameters()).device
         width = max(len(r) for r in rows)
@@ -177,18 +177,7 @@ class EpisodeSampler:
             ids[r, 0] = row[-1]
             mask[r, width - len(row):] = 1
         positions = torch.tensor([[len(r) - 1] for r in rows], device=device)
-        cache = StaticCache(config=self.model.config, max_cache_len=width - 1 + self.max_new_tokens)
-        some = next((kv for kv in kvs if kv is not None), None)
-        if some is not None and width > 1:
-            for layer, (k0, v0) in enumerate(some):
-                k = k0.new_zeros((len(rows), k0.shape[1], width - 1, k0.shape[3]))
-                v = v0.new_zeros((len(rows), v0.shape[1], width - 1, v0.shape[3]))
-                for r, kv in enumerate(kvs):
-                    if kv is not None:
-                        n = kv[layer][0].shape[2]
-                        k[r, :, width - 1 - n:] = kv[layer][0][0]
-                        v[r, :, width - 1 - n:] = kv[layer][1][0]
-                cache.update(k, v, layer)
+        cache = right_aligned_cache(self.model.config, kvs, width - 1, width - 1 + self.max_new_tokens)
         stops = torch.tensor(self.stops, device=device)
         ended = torch.zeros(len(rows), dtype=torch.bool, device=device)
         live = list(range(len(rows)))  # the row of `rows` each row of the batch is
