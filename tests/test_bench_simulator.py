@@ -9,7 +9,8 @@ from thinkact.bench.nlu import fragments, understand
 from thinkact.bench.simulator import pass_hat_k, run_episode, sample_goals, tells_outcome
 from thinkact.rewards import token_f1
 from thinkact.grammar import render
-from thinkact.schema import Target, ToolCall
+from thinkact.bench import procedures as P
+from thinkact.schema import Message, Target, ToolCall
 
 
 def _example(slot, db, rng):
@@ -172,3 +173,36 @@ def test_the_outcome_told_must_be_the_goals():
     assert status in refused.outputs and tells_outcome(refused, refused.reply)
     wrong = refused.reply.replace(f" is {status}", " is delivered" if status != "delivered" else " is shipped")
     assert token_f1(wrong, refused.reply) > 0.8 and not tells_outcome(refused, wrong)
+
+
+def test_a_confirmation_in_other_words_counts():
+    """An agent that asks to confirm in its own words, then acts, is the oracle's equal: the
+    oracle reads the user's answer to any confirmation question asked after the lookups."""
+    def paraphrases(goal):
+        return scripted(goal, lambda d: Target(kind="reply", content="Do you want me to go ahead with that?")
+                        if d.kind == "confirm" else d.target)
+
+    goals = [g for g in TEST_GOALS if any(isinstance(s, P.Confirm) for s in PROCEDURES[g.procedure].steps)]
+    assert {g.outcome for g in goals} >= {"done", "declined"}
+    results = [run_episode(g, paraphrases(g), max_actions=20) for g in goals]
+    assert all(r.success for r in results), [(r.goal_id, r.failure) for r in results if not r.success]
+    assert P.asks_to_confirm("Shall I cancel it?") and not P.asks_to_confirm("Shall I cancel it.")
+    assert not P.asks_to_confirm("I could not find that order. Could you confirm the number?")
+
+
+def test_a_confirmation_before_the_lookups_confirms_nothing():
+    g = next(g for g in TEST_GOALS if g.outcome == "done"
+             and any(isinstance(s, P.Confirm) for s in PROCEDURES[g.procedure].steps))
+    domain = DOMAINS[g.domain]
+    messages = run_episode(g, oracle_policy(g.domain)).conversation.messages
+    call = next(i for i, m in enumerate(messages) if m.tool_calls)
+    confirm = next(i for i, m in enumerate(messages) if i > call and m.role == "assistant"
+                   and P.asks_to_confirm(m.content))
+    # the oracle's run up to its confirmation question, with a "Shall I go ahead?" answered
+    # "Yes." slipped in before the first lookup
+    early = (messages[:call] + [Message(role="assistant", content="Shall I go ahead?"),
+                                Message(role="user", content="Yes.")] + messages[call:confirm])
+    acts = [understand(domain, m.content) for m in early if m.role == "user"]
+    assert ("yes",) in understand(domain, "Yes.")
+    d = decide(domain, early, acts)
+    assert d.kind == "confirm" and d.target.content == messages[confirm].content

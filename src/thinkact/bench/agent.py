@@ -72,8 +72,15 @@ def _find(results, tool: str, args: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def _confirmation(messages: list[Message], acts: list[list[P.UserAct]], text: str) -> str | None:
-    """"yes", "no" or None: the user's answer after the last time the agent asked `text`."""
-    asked = max((i for i, m in enumerate(messages) if m.role == "assistant" and m.content == text), default=None)
+    """"yes", "no" or None: the user's answer after the agent last asked to confirm.
+
+    The question is `text` (the oracle's own wording) or any reply the simulated user reads as a
+    confirmation question (`P.asks_to_confirm`), provided it came after the last tool result: a
+    confirmation asked before the lookups it depends on confirms nothing they found."""
+    last_tool = max((i for i, m in enumerate(messages) if m.role == "tool"), default=-1)
+    asked = max((i for i, m in enumerate(messages) if m.role == "assistant" and not m.tool_calls
+                 and (m.content == text or (i > last_tool and P.asks_to_confirm(m.content or "")))),
+                default=None)
     if asked is None:
         return None
     user_at = [i for i, m in enumerate(messages) if m.role == "user"]

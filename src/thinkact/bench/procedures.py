@@ -163,6 +163,20 @@ THANKS = ("Thanks, that's all.", "Great, thank you!", "Thank you so much.", "Per
 SORRY = ("Oops, sorry.", "Sorry about that.", "My bad.", "Oh, sorry.", "Ah, my mistake.",
          "Sorry, I must have typed it wrong.", "Oh no, let me look again.")
 
+# Phrases by which the user (and the oracle) reads an agent's reply: it says nothing was found,
+# or it asks the user to confirm. One list for both, so the oracle credits any confirmation
+# question the simulated user answers as one, not only its own wording.
+NOT_FOUND = ("couldn't find", "could not find", "can't find", "cannot find", "not find", "double-check",
+             "not found", "no account", "doesn't exist", "does not exist")
+CONFIRM = ("shall i", "should i", "go ahead", "proceed", "confirm", "do you want me to", "would you like me to")
+
+
+def asks_to_confirm(text: str) -> bool:
+    """Whether an agent's reply reads as a confirmation question (and not as a lookup failure)."""
+    t = text.lower()
+    return "?" in text and any(c in t for c in CONFIRM) and not any(c in t for c in NOT_FOUND)
+
+
 # The agent's side of small talk.
 GREET_REPLY = "Hello! How can I help you today?"
 SMALLTALK_REPLY = "I'm doing well, thank you for asking! How can I help you today?"

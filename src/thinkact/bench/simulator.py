@@ -156,9 +156,6 @@ def sample_goals(split: str, n: int, seed: int = 0) -> list[Goal]:
 
 # --------------------------------------------------------------------------- the user
 
-NOT_FOUND = ("couldn't find", "could not find", "can't find", "cannot find", "not find", "double-check",
-             "not found", "no account", "doesn't exist", "does not exist")
-CONFIRM = ("shall i", "should i", "go ahead", "proceed", "confirm", "do you want me to", "would you like me to")
 GREETED = ("how can i help", "how may i help", "what can i do for you", "how can i assist")
 
 
@@ -254,7 +251,7 @@ class UserSimulator:
         question = "?" in agent
         if not self.stated:
             return self._opening()
-        if any(c in t for c in NOT_FOUND):
+        if any(c in t for c in P.NOT_FOUND):
             return self._correct()
         asked = [s for s in self.proc.slots if self.domain.slots[s].label.lower() in t]
         missing = [s for s in asked if s not in self.given]
@@ -264,7 +261,7 @@ class UserSimulator:
             return self._send([self.rng.choice(faq.questions)], [("faq", faq.topic)])
         if question and missing:
             return self._give(missing)
-        if question and any(c in t for c in CONFIRM):
+        if question and any(c in t for c in P.CONFIRM):
             return self._confirm()
         if question and asked:
             return self._give(asked)
