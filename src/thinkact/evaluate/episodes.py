@@ -25,11 +25,10 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any, Callable
 
-from rich.progress import Progress
-
 from thinkact.bench.simulator import ContextLimit, pass_hat_k, run_episode, sample_goals
 from thinkact.evaluate.generation import make_generator
 from thinkact.evaluate.runner import progress_bar
+from thinkact.progress import Progress
 from thinkact.rundir import side_file
 from thinkact.schema import Message, Target, TurnSample, write_jsonl
 

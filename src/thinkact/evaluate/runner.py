@@ -25,10 +25,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                           TimeElapsedColumn, TimeRemainingColumn)
+from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from thinkact.evaluate.generation import OpenAIGenerator, make_generator
+from thinkact.progress import Progress
 from thinkact.rundir import EvalFiles
 from thinkact.schema import DataError, TurnSample, iter_jsonl_dicts, json_line, write_atomic, write_jsonl
 

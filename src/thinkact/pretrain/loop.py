@@ -22,12 +22,13 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import torch
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 
 from thinkact.pretrain.corpus import TextSource, document
 from thinkact.pretrain.model import build_model, generation_config, n_params
 from thinkact.pretrain.probe import copy_probe, encode_segments
 from thinkact.pretrain.tokenizer import save_tokenizer, train_tokenizer
+from thinkact.progress import Progress
 
 
 @dataclass

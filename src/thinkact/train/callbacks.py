@@ -6,9 +6,10 @@ import math
 from pathlib import Path
 from typing import Any
 
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from transformers import TrainerCallback
 
+from thinkact.progress import Progress
 from thinkact.schema import json_line, read_log, write_jsonl
 
 # Shown beside the bar when present in a step's logs, in this order.
