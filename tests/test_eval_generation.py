@@ -377,8 +377,8 @@ def test_rows_leave_the_batch_once_ended(tiny, monkeypatch):
     gen = HFGenerator(model, tok, batch_size=9, max_new_tokens=16)
     gen.stops = gen.stops + [stop]
     sizes = []
-    real_keep = generation._keep_rows
-    monkeypatch.setattr(generation, "_keep_rows",
+    real_keep = generation.keep_cache_rows
+    monkeypatch.setattr(generation, "keep_cache_rows",
                         lambda cache, keep: sizes.append(int(keep.sum())) or real_keep(cache, keep))
     out = gen.generate(samples)
     assert out == plain_generate(model, tok, samples, 16, gen.stops)

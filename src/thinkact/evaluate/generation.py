@@ -330,7 +330,7 @@ def right_aligned_cache(config: Any, kvs: list[Any], width: int, length: int) ->
     return cache
 
 
-def _keep_rows(cache: Any, keep: Any) -> bool:
+def keep_cache_rows(cache: Any, keep: Any) -> bool:
     """Drop the rows of a static cache where `keep` (a bool per row) is False, layer by layer;
     False (and nothing changed) for a cache whose layers are not laid out that way."""
     layers = getattr(cache, "layers", None)
@@ -381,7 +381,7 @@ def greedy_decode(model: Any, ids: Any, mask: Any, positions: Any, cache: Any, *
         nxt = torch.where(ended, torch.full_like(nxt, pad_id), nxt)  # what generate feeds an ended row
         mask = torch.cat([mask, mask.new_ones((mask.shape[0], 1))], dim=-1)
         step_ids, step_pos = nxt[:, None], step_pos + 1
-        if compact and int(ended.sum()) >= max(1, compact * len(live)) and _keep_rows(cache, ~ended):
+        if compact and int(ended.sum()) >= max(1, compact * len(live)) and keep_cache_rows(cache, ~ended):
             keep = (~ended).nonzero().squeeze(-1)
             live = [live[i] for i in keep.tolist()]
             step_ids, step_pos, mask, ended = step_ids[keep], step_pos[keep], mask[keep], ended[keep]

@@ -23,7 +23,7 @@ from typing import Any, Callable
 
 import torch
 
-from thinkact.evaluate.generation import (CACHE_KWARG, _keep_rows, cache_layers, output_cache, right_aligned_cache,
+from thinkact.evaluate.generation import (CACHE_KWARG, cache_layers, keep_cache_rows, output_cache, right_aligned_cache,
                                          stop_token_ids)
 from thinkact.schema import TurnSample
 from thinkact.train.transcript import Transcript, extend, start
@@ -199,7 +199,7 @@ class EpisodeSampler:
             positions = positions + 1
             # Rows that have ended leave the batch once they are a quarter of it (as greedy_decode
             # does): the others stop paying for them, and no row's numbers depend on its batch.
-            if int(ended.sum()) >= max(1, len(live) // 4) and _keep_rows(cache, ~ended):
+            if int(ended.sum()) >= max(1, len(live) // 4) and keep_cache_rows(cache, ~ended):
                 keep = (~ended).nonzero().squeeze(-1)
                 live = [live[i] for i in keep.tolist()]
                 ids, positions, mask, ended = ids[keep], positions[keep], mask[keep], ended[keep]
