@@ -261,7 +261,7 @@ class UserSimulator:
             return self._send([self.rng.choice(faq.questions)], [("faq", faq.topic)])
         if question and missing:
             return self._give(missing)
-        if question and any(c in t for c in P.CONFIRM):
+        if P.asks_to_confirm(agent):  # lookup failures were answered above
             return self._confirm()
         if question and asked:
             return self._give(asked)
