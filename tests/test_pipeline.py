@@ -149,8 +149,8 @@ def test_seeds_run_one_folder_each_sharing_data_and_vanilla(tmp_path, tiny_model
     lo, hi = grpo["intervals"]["mean_reward"]
     assert lo <= grpo["metrics"]["mean_reward"] <= hi
     assert grpo["metrics"]["mean_reward"] == pytest.approx(sum(grpo["per_seed"]["mean_reward"]) / 2)
-    assert {(c["a"], c["split"], c["n"]["seeds"]) for c in saved["comparisons"]} == {
-        ("grpo", "test", 2), ("coldstart", "test", 2)}
+    assert [(c["a"], c["b"], c["split"], c["n"]["seeds"]) for c in saved["comparisons"]] == [
+        ("grpo", "sft", "test", 2), ("coldstart", "sft", "test", 2), ("grpo", "coldstart", "test", 2)]
     assert len(saved["seed_rows"]) == 8 and set(saved["grpo_per_seed"]) == {"0", "1"}
     assert "seed-1/train/grpo" in saved["timings"]
     assert re.search(r"^\| test \| grpo \| \d\.\d{3} \[\d\.\d\d, \d\.\d\d\] \|.*\| 2 \|$",

@@ -244,7 +244,7 @@ def test_report_of_a_multi_seed_folder_shows_means_intervals_and_seeds(tmp_path,
     md = (out / "table.md").read_text()
     assert re.search(r"^\| test \| grpo \| \d\.\d{3} \[\d\.\d\d, \d\.\d\d\] \|.* \| 30 \| 30 \| 3 \|$", md, re.M)
     assert "with several seeds, the interval of the mean over the seeds" in md
-    assert "(paired bootstrap over 30 conversations, 30 turns, 3 seeds)" in md
+    assert re.search(r"\(paired bootstrap over 30 conversations, 30 turns, 3 seeds; per seed [-+]\d", md)
     page = (out / "report.html").read_text()
     assert "seed-0, one of the 3 seed runs" in page and page.count("data:image/png;base64,") == 4
     assert len(re.findall(r'<details class="sample">', page)) == 30
@@ -267,3 +267,16 @@ def test_scores_written_before_per_turn_records_are_rescored(tmp_path):
                              for k, v in scores["samples"].items()}
         path.write_text(json.dumps(scores))
     assert run_results(tmp_path) == full
+
+
+def test_a_comparison_over_seeds_shows_each_seeds_value():
+    from thinkact.evaluate.results import comparison_line
+
+    c = {"a": "grpo", "b": "coldstart", "split": "test", "metric": "turn_accuracy", "relative": 0.027,
+         "relative_ci": [0.008, 0.046], "per_seed_relative": [0.062, 0.072, -0.057],
+         "n": {"conversations": 300, "turns": 1576, "seeds": 3}}
+    assert comparison_line(c) == ("GRPO vs cold start, turn accuracy on test: +2.7% relative, 95% CI [+0.8%, +4.6%] "
+                                  "(paired bootstrap over 300 conversations, 1576 turns, 3 seeds; "
+                                  "per seed +6.2%, +7.2%, -5.7%)")
+    one = {**c, "per_seed_relative": [0.062], "n": {**c["n"], "seeds": 1}}
+    assert comparison_line(one).endswith("1576 turns, 1 seed)")

@@ -7,7 +7,8 @@ one complete run per seed, then the results over the seeds with bootstrap interv
     RUN_DIR/results.json            rows over the seeds: each metric's mean, the 95% bootstrap
                                     interval over conversations of that mean, each seed's value and
                                     the sample sizes; paired comparisons (GRPO and cold start against
-                                    base SFT); each seed's own rows (seed_rows) and GRPO summary
+                                    base SFT, GRPO against the cold start); each seed's own rows
+                                    (seed_rows) and GRPO summary
     RUN_DIR/results.md              the table, intervals in brackets, and the comparisons
     RUN_DIR/timings.json            wall seconds of each seed's steps, `seed-<k>/<step>`
 

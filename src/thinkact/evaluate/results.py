@@ -4,7 +4,8 @@ A run folder (`thinkact pipeline --out RUN_DIR`) holds eval/<stage>/<split>/scor
 per evaluation, each with per-turn records. `run_results` turns them into the rows of
 results.json: each evaluation's metrics (as scores.json has them), a 95% interval for each
 from a bootstrap over conversations (thinkact.evaluate.stats), the sample sizes, and paired
-comparisons of GRPO and the cold start against base SFT. `seed_results` does the same over the
+comparisons of GRPO and the cold start against base SFT, and of GRPO against the cold start it
+starts from (what RL bought). `seed_results` does the same over the
 run folders of several training seeds (RUN_DIR/seed-<k>/): the mean over the seeds, the
 interval of that mean, each seed's values, and each seed's own rows. `grpo_summary` reads
 GRPO's start and end from its training log.
@@ -22,7 +23,7 @@ from thinkact.schema import DataError, read_log
 
 STAGE_ORDER = ("vanilla", "sft", "coldstart", "grpo")
 SPLIT_ORDER = ("test", "ood")
-COMPARE = (("grpo", "sft"), ("coldstart", "sft"))
+COMPARE = (("grpo", "sft"), ("coldstart", "sft"), ("grpo", "coldstart"))
 # Stages whose model does not depend on the training seed: evaluated once in a multi-seed run.
 SEED_FREE = ("vanilla",)
 RECORD_KEYS = ("conversation_id", "kind", "decision_correct", "format_valid", "reasoning_words")
@@ -192,9 +193,13 @@ def comparison_line(c: dict[str, Any]) -> str:
     else:
         value = f"{rel:+.1%} relative" + (f", 95% CI [{ci[0]:+.1%}, {ci[1]:+.1%}]" if ci else "")
     seeds = n.get("seeds", 1)
+    # The interval resamples conversations for these trained models; how much a retrained model
+    # moves is in the seeds' own values, shown beside it.
+    each = [x for x in c.get("per_seed_relative") or [] if x is not None]
+    per_seed = f"; per seed {', '.join(f'{x:+.1%}' for x in each)}" if seeds > 1 and each else ""
     return (f"{names.get(c['a'], c['a'])} vs {names.get(c['b'], c['b'])}, {metric} on {c['split']}: {value} "
             f"(paired bootstrap over {n.get('conversations', '?')} conversations, {n.get('turns', '?')} turns, "
-            f"{seeds} seed{'s' if seeds != 1 else ''})")
+            f"{seeds} seed{'s' if seeds != 1 else ''}{per_seed})")
 
 
 def _pct(c: dict[str, Any] | None) -> str:
